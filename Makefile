@@ -1,0 +1,72 @@
+# Public-health analytics warehouse — the two commands: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENVS := .venvs
+PIPE := $(VENVS)/pipeline
+SUPERSET := $(VENVS)/superset
+TOOLS := $(VENVS)/tools
+UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
+PHW := $(PIPE)/bin/phw
+PYTEST_ARGS ?=
+
+.PHONY: help setup system-packages run stop status test lint format lock bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+system-packages: ## PostgreSQL server binaries (Debian), when missing
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then \
+	  echo "installing PostgreSQL server binaries (apt-get)"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; fi; \
+	fi
+
+$(TOOLS)/bin/uv:
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install -q uv
+
+$(PIPE)/.installed: requirements/pipeline.lock.txt pyproject.toml | $(UV)
+	$(UV) venv -q --allow-existing --python $(PYTHON) $(PIPE)
+	VIRTUAL_ENV=$(PIPE) $(UV) pip install -q -r requirements/pipeline.lock.txt
+	VIRTUAL_ENV=$(PIPE) $(UV) pip install -q --no-deps -e .
+	touch $@
+
+$(SUPERSET)/.installed: requirements/superset.lock.txt | $(UV)
+	$(UV) venv -q --allow-existing --python $(PYTHON) $(SUPERSET)
+	VIRTUAL_ENV=$(SUPERSET) $(UV) pip install -q -r requirements/superset.lock.txt
+	touch $@
+
+setup: system-packages $(PIPE)/.installed $(SUPERSET)/.installed ## install everything (idempotent)
+
+run: setup ## the main job: local stack up, demo district ingested and modelled, summary
+	$(PHW) run
+
+stop: ## stop every process `make run` started
+	@if [ -x $(PHW) ]; then $(PHW) down; else echo "nothing installed, nothing runs"; fi
+
+status: ## show what runs
+	@if [ -x $(PHW) ]; then $(PHW) status; else echo "nothing installed, nothing runs"; fi
+
+test: setup ## install, start a throwaway cluster, run every test, tear down
+	$(PIPE)/bin/ruff check src tests dags benchmarks
+	$(PIPE)/bin/python -m pytest $(PYTEST_ARGS)
+
+lint: setup ## ruff + sqlfluff
+	$(PIPE)/bin/ruff check src tests dags benchmarks
+	$(PIPE)/bin/ruff format --check src tests dags benchmarks
+
+format: setup
+	$(PIPE)/bin/ruff format src tests dags benchmarks
+	$(PIPE)/bin/ruff check --fix src tests dags benchmarks
+
+lock: | $(UV) ## re-resolve the pinned requirements
+	$(UV) pip compile -q requirements/pipeline.in --python-version 3.11 -o requirements/pipeline.lock.txt
+	$(UV) pip compile -q requirements/superset.in --python-version 3.11 -o requirements/superset.lock.txt
+
+bench: setup ## the district-profile benchmarks (600,000 residents; minutes)
+	$(PIPE)/bin/python benchmarks/bench_generate.py
+
+clean: stop ## remove local state and venvs
+	rm -rf .local $(VENVS)

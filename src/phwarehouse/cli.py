@@ -1,0 +1,130 @@
+"""`phw`: the operator's command line for the local stack and the pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from phwarehouse.settings import Settings, load_settings
+
+
+def _say(message: str) -> None:
+    print(f"[phw {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def _print_where(settings: Settings) -> None:
+    print()
+    print("Where to look")
+    print(f"  Airflow   {settings.airflow_url}   user admin")
+    print(f"  Superset  {settings.superset_url}   user admin")
+    print(f"  Platform  {settings.platform_url}   (simulated public health platform API)")
+    pg = settings.pg
+    print(f"  Warehouse postgresql://{pg.host}:{pg.port}/{settings.warehouse_db}")
+    print(f"  Passwords {settings.credentials_file}")
+    print(f"  Logs      {settings.log_dir}   (Airflow task logs: {settings.airflow_home}/logs)")
+    print("  Stop with `make stop`; see what runs with `make status`.")
+
+
+def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
+    from phwarehouse.stack import manage
+
+    manage.up(settings, _say, superset=not args.no_superset)
+    _print_where(settings)
+    return 0
+
+
+def cmd_down(settings: Settings, _: argparse.Namespace) -> int:
+    from phwarehouse.stack import manage
+
+    manage.down(settings, _say)
+    return 0
+
+
+def cmd_status(settings: Settings, _: argparse.Namespace) -> int:
+    from phwarehouse.stack import manage
+
+    for name, state, where in manage.status(settings):
+        print(f"{name:<24} {state:<22} {where}")
+    return 0
+
+
+def cmd_run(settings: Settings, _: argparse.Namespace) -> int:
+    from phwarehouse.stack import main_job
+
+    started = time.monotonic()
+    report = main_job.main_job(settings, _say)
+    print()
+    print("What ran")
+    for dag_id, run_id, state in report.runs:
+        print(f"  {dag_id:<28} {state:<8} {run_id}")
+        for task in report.failed_tasks.get(dag_id, []):
+            print(f"      not successful: {task}")
+    rows = main_job.warehouse_summary(settings)
+    if rows:
+        print()
+        print(f"  {'entity':<28}{'received':>10}{'loaded':>10}{'quarant.':>10}{'dupl.':>8}")
+        for entity, received, loaded, quarantined, duplicates in rows:
+            print(f"  {entity:<28}{received:>10}{loaded:>10}{quarantined:>10}{duplicates:>8}")
+    print(f"\nmain job finished in {time.monotonic() - started:.0f}s")
+    _print_where(settings)
+    return 0 if report.ok else 1
+
+
+def cmd_env(settings: Settings, _: argparse.Namespace) -> int:
+    """Print `export` lines so a shell can run dbt or psql against this stack."""
+    from phwarehouse.stack.airflow_service import airflow_env
+
+    keys = set(settings.warehouse_env()) | {k for k in airflow_env(settings) if k.startswith("AIRFLOW")}
+    env = {**airflow_env(settings)}
+    for key in sorted(keys):
+        print(f"export {key}='{env[key]}'")
+    return 0
+
+
+def cmd_passthrough(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the airflow or superset CLI with this stack's environment."""
+    from phwarehouse.stack.airflow_service import airflow_env
+    from phwarehouse.stack.superset_service import superset_env
+
+    if args.command == "airflow":
+        env, exe = airflow_env(settings), settings.venv_pipeline / "bin" / "airflow"
+    else:
+        env, exe = superset_env(settings), settings.venv_superset / "bin" / "superset"
+    os.execve(str(exe), [str(exe), *args.rest], env)
+    return 0  # pragma: no cover
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="phw", description=__doc__)
+    parser.add_argument("--home", help="state folder (default $PHW_HOME or ./.local)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start PostgreSQL, Airflow and Superset")
+    up.add_argument("--no-superset", action="store_true")
+    up.set_defaults(func=cmd_up)
+    sub.add_parser("down", help="stop every service this stack started").set_defaults(func=cmd_down)
+    sub.add_parser("status", help="show what runs").set_defaults(func=cmd_status)
+    sub.add_parser("run", help="the main job: up, ingest, transform, summary").set_defaults(
+        func=cmd_run
+    )
+    sub.add_parser("env", help="print export lines for this stack").set_defaults(func=cmd_env)
+    for name in ("airflow", "superset"):
+        p = sub.add_parser(name, help=f"run the {name} CLI with this stack's environment")
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(func=cmd_passthrough)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = load_settings(args.home)
+    try:
+        return int(args.func(settings, args))
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"phw: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""Airflow 3 on the local stack: environment, metadata DB migration, components, REST client."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from phwarehouse.settings import Settings
+from phwarehouse.stack.processes import Service
+
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+ADMIN_USER = "admin"
+
+
+def airflow_env(settings: Settings) -> dict[str, str]:
+    """Environment for every Airflow process and CLI call of this stack."""
+    home = settings.airflow_home
+    bin_dir = settings.venv_pipeline / "bin"
+    env = {
+        **os.environ,
+        **settings.warehouse_env(),
+        "PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(settings.root / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__FERNET_KEY": settings.get("AIRFLOW_FERNET_KEY"),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "admin_passwords.json"),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{settings.airflow_url}/execution/",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": settings.airflow_db_url,
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(settings.airflow_port),
+        "AIRFLOW__API__BASE_URL": settings.airflow_url,
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__API__SECRET_KEY": settings.get("AIRFLOW_API_SECRET_KEY"),
+        "AIRFLOW__API_AUTH__JWT_SECRET": settings.get("AIRFLOW_JWT_SECRET"),
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "PYTHONUNBUFFERED": "1",
+    }
+    return env
+
+
+def airflow_cli(settings: Settings, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(  # noqa: S603 (fixed argv)
+        [str(settings.venv_pipeline / "bin" / "airflow"), *args],
+        env=airflow_env(settings),
+        capture_output=True,
+        text=True,
+        check=check,
+    )
+
+
+def init(settings: Settings) -> None:
+    """Migrate the metadata DB and write the admin password file (idempotent)."""
+    home = settings.airflow_home
+    home.mkdir(parents=True, exist_ok=True)
+    passwords = home / "admin_passwords.json"
+    passwords.write_text(json.dumps({ADMIN_USER: settings.get("AIRFLOW_ADMIN_PASSWORD")}) + "\n")
+    passwords.chmod(0o600)
+    result = airflow_cli(settings, "db", "migrate", check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"airflow db migrate failed:\n{result.stdout[-2000:]}{result.stderr[-3000:]}")
+
+
+def services(settings: Settings) -> list[Service]:
+    airflow = str(settings.venv_pipeline / "bin" / "airflow")
+    env = airflow_env(settings)
+    result = []
+    for component in COMPONENTS:
+        health = f"{settings.airflow_url}/api/v2/monitor/health" if component == "api-server" else None
+        port = settings.airflow_port if component == "api-server" else None
+        result.append(
+            Service(f"airflow-{component}", [airflow, component], env, port=port, health_url=health)
+        )
+    return result
+
+
+@dataclass
+class AirflowClient:
+    """Minimal client of Airflow's public REST API (v2) with the admin's JWT."""
+
+    base_url: str
+    username: str
+    password: str
+    _token: str | None = None
+
+    @classmethod
+    def for_stack(cls, settings: Settings) -> AirflowClient:
+        return cls(settings.airflow_url, ADMIN_USER, settings.get("AIRFLOW_ADMIN_PASSWORD"))
+
+    def _headers(self) -> dict[str, str]:
+        if not self._token:
+            resp = httpx.post(
+                f"{self.base_url}/auth/token",
+                json={"username": self.username, "password": self.password},
+                timeout=30,
+            )
+            resp.raise_for_status()
+            self._token = resp.json()["access_token"]
+        return {"Authorization": f"Bearer {self._token}"}
+
+    def get(self, path: str, **params: Any) -> Any:
+        resp = httpx.get(f"{self.base_url}/api/v2{path}", headers=self._headers(), params=params, timeout=30)
+        resp.raise_for_status()
+        return resp.json()
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        resp = httpx.post(f"{self.base_url}/api/v2{path}", headers=self._headers(), json=body, timeout=30)
+        resp.raise_for_status()
+        return resp.json()
+
+    def patch(self, path: str, body: dict[str, Any]) -> Any:
+        resp = httpx.patch(f"{self.base_url}/api/v2{path}", headers=self._headers(), json=body, timeout=30)
+        resp.raise_for_status()
+        return resp.json()
+
+    def dag_ids(self) -> list[str]:
+        return sorted(d["dag_id"] for d in self.get("/dags", limit=100)["dags"])
+
+    def import_errors(self) -> list[dict[str, Any]]:
+        return self.get("/importErrors")["import_errors"]
+
+    def wait_for_dags(self, expected: set[str], timeout: float = 240) -> list[str]:
+        """Wait until the DAG processor has serialized every expected DAG."""
+        deadline = time.monotonic() + timeout
+        while True:
+            errors = self.import_errors()
+            if errors:
+                details = "\n".join(f"{e['filename']}: {e['stack_trace'][-800:]}" for e in errors)
+                raise RuntimeError(f"DAG import errors:\n{details}")
+            found = set(self.dag_ids())
+            if expected <= found:
+                return sorted(found)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"DAGs not parsed after {timeout:.0f}s: missing {expected - found}")
+            time.sleep(3)
+
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
+        self.patch(f"/dags/{dag_id}", {"is_paused": False})
+        run = self.post(
+            f"/dags/{dag_id}/dagRuns",
+            {"logical_date": datetime.now(UTC).isoformat(), "conf": conf or {}},
+        )
+        return run["dag_run_id"]
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 1800) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            run = self.get(f"/dags/{dag_id}/dagRuns/{run_id}")
+            if run["state"] in ("success", "failed"):
+                return run
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{dag_id} run {run_id} still {run['state']} after {timeout:.0f}s")
+            time.sleep(3)
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
+        tis = self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=500)["task_instances"]
+        return {ti["task_id"]: ti["state"] for ti in tis}
+
+    def runs(self, dag_id: str, limit: int = 20) -> list[dict[str, Any]]:
+        return self.get(f"/dags/{dag_id}/dagRuns", limit=limit, order_by="-start_date")["dag_runs"]

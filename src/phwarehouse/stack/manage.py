@@ -1,0 +1,97 @@
+"""Bring the local stack up, down, and report its status."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from phwarehouse.settings import Settings
+from phwarehouse.stack import airflow_service, pgcluster, processes, superset_service
+from phwarehouse.stack.processes import Service
+
+Say = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def start_database(settings: Settings, say: Say = _quiet) -> None:
+    """Initialise and start the local cluster (unless an external server is configured)."""
+    if settings.pg.local:
+        if pgcluster.init_cluster(settings):
+            say(f"initialised PostgreSQL cluster in {settings.pgdata}")
+        if pgcluster.start(settings):
+            say(f"started PostgreSQL on 127.0.0.1:{settings.pg.port}")
+    from phwarehouse.stack.provision import provision
+
+    provision(settings)
+    say("databases, roles and grants are in place")
+
+
+def platform_service(settings: Settings) -> Service:
+    """The platform simulator's HTTP API, serving the generated demo district."""
+    import os
+
+    python = str(settings.venv_pipeline / "bin" / "python")
+    return Service(
+        "platform",
+        [
+            python, "-m", "phwarehouse.platform", "serve",
+            "--data", str(settings.platform_data_dir),
+            "--port", str(settings.platform_port),
+            "--token", settings.get("PLATFORM_API_TOKEN"),
+        ],
+        dict(os.environ),
+        port=settings.platform_port,
+        health_url=f"{settings.platform_url}/health",
+    )
+
+
+def up(settings: Settings, say: Say = _quiet, superset: bool = True) -> None:
+    """Start every service of the stack; already running ones are left alone."""
+    start_database(settings, say)
+    airflow_service.init(settings)
+    say("Airflow metadata database migrated")
+    airflow = airflow_service.services(settings)
+    for svc in airflow:
+        if processes.start(settings, svc):
+            say(f"started {svc.name}")
+    if superset:
+        superset_service.init(settings)
+        say("Superset metadata, admin user and warehouse database registered")
+        svc = superset_service.service(settings)
+        if processes.start(settings, svc):
+            say(f"started {svc.name}")
+        processes.wait_healthy(settings, svc, timeout=240)
+    for svc in airflow:
+        processes.wait_healthy(settings, svc, timeout=240)
+    say("all services answer")
+
+
+def down(settings: Settings, say: Say = _quiet) -> None:
+    """Stop every recorded service, then the local cluster."""
+    for name in processes.recorded_services(settings):
+        if processes.stop(settings, name):
+            say(f"stopped {name}")
+    if settings.pg.local and pgcluster.stop(settings):
+        say("stopped PostgreSQL")
+
+
+def status(settings: Settings) -> list[tuple[str, str, str]]:
+    """(service, state, where) rows for `make status`."""
+    rows: list[tuple[str, str, str]] = []
+    if settings.pg.local:
+        state = "running" if pgcluster.is_running(settings) else "stopped"
+        rows.append(("postgresql", state, f"127.0.0.1:{settings.pg.port} ({settings.pgdata})"))
+    else:
+        rows.append(("postgresql", "external", f"{settings.pg.host}:{settings.pg.port}"))
+    where = {
+        "airflow-api-server": settings.airflow_url,
+        "superset": settings.superset_url,
+        "platform": settings.platform_url,
+    }
+    known = [s.name for s in airflow_service.services(settings)] + ["superset", "platform"]
+    for name in known:
+        pid = processes.read_pid(settings, name)
+        rows.append((name, f"running (pid {pid})" if pid else "stopped", where.get(name, "")))
+    return rows

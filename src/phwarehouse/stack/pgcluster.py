@@ -1,0 +1,197 @@
+"""The project-local PostgreSQL cluster: initdb, start, stop, status.
+
+`initdb` refuses to run as root, so when we are root the cluster belongs to an unprivileged
+system user (`phwpg` by default) and every server command runs through `runuser`.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from phwarehouse.settings import Settings
+
+PG_OS_USER = os.environ.get("PHW_PG_OS_USER", "phwpg")
+
+
+class ClusterError(RuntimeError):
+    """The local cluster could not be set up or started; the message says what to do."""
+
+
+def pg_bindir() -> Path:
+    """Directory holding initdb/pg_ctl (Debian keeps them out of PATH)."""
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), reverse=True)
+    if candidates:
+        return candidates[0].parent
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).resolve().parent
+    raise ClusterError(
+        "PostgreSQL server binaries not found: `make setup` installs them "
+        "(apt-get install postgresql), or set PHW_PG_ADMIN_URL to use an existing server."
+    )
+
+
+def cluster_owner() -> str:
+    """OS user that owns the cluster: ourselves, or an unprivileged user when we are root."""
+    if os.geteuid() != 0:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    try:
+        pwd.getpwnam(PG_OS_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_OS_USER],
+            check=True,
+        )
+    return PG_OS_USER
+
+
+def _as_owner(cmd: list[str], owner: str) -> list[str]:
+    if os.geteuid() == 0:
+        return ["runuser", "-u", owner, "--", *cmd]
+    return cmd
+
+
+def _check_traversable(path: Path, owner: str) -> None:
+    """Fail clearly when the cluster owner cannot reach `path` (e.g. a 0700 parent)."""
+    if os.geteuid() != 0:
+        return
+    probe = subprocess.run(
+        _as_owner(["test", "-w", str(path)], owner), capture_output=True, check=False
+    )
+    if probe.returncode != 0:
+        raise ClusterError(
+            f"user {owner} cannot write {path}: a parent folder is not traversable "
+            f"(chmod o+x the parents) or set PHW_PGDATA to a folder it can reach."
+        )
+
+
+def is_initialised(settings: Settings) -> bool:
+    return (settings.pgdata / "PG_VERSION").exists()
+
+
+def init_cluster(settings: Settings) -> bool:
+    """Create the cluster if missing. Returns True when it was created now."""
+    if is_initialised(settings):
+        return False
+    owner = cluster_owner()
+    pgdata = settings.pgdata
+    pgdata.mkdir(parents=True, exist_ok=True)
+    pgdata.chmod(0o700)
+    if os.geteuid() == 0:
+        shutil.chown(pgdata, owner, owner)
+    _check_traversable(pgdata, owner)
+    with tempfile.NamedTemporaryFile("w", delete=False, prefix="phwpw") as pw:
+        pw.write(settings.pg.admin_password + "\n")
+    try:
+        os.chmod(pw.name, 0o644)
+        subprocess.run(
+            _as_owner(
+                [
+                    str(pg_bindir() / "initdb"),
+                    "-D", str(pgdata),
+                    "-U", settings.pg.admin_user,
+                    f"--pwfile={pw.name}",
+                    "--auth-local=scram-sha-256",
+                    "--auth-host=scram-sha-256",
+                    "--encoding=UTF8",
+                    "--locale=C.UTF-8",
+                ],
+                owner,
+            ),
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    except subprocess.CalledProcessError as exc:
+        raise ClusterError(f"initdb failed: {exc.stderr or exc.stdout}") from exc
+    finally:
+        os.unlink(pw.name)
+    conf = pgdata / "conf.d"
+    conf.mkdir(exist_ok=True)
+    (conf / "phwarehouse.conf").write_text(
+        "\n".join(
+            [
+                "# Written by phwarehouse: a local analytics cluster on loopback only.",
+                "listen_addresses = '127.0.0.1'",
+                "unix_socket_directories = ''",
+                "max_connections = 200",
+                "shared_buffers = '512MB'",
+                "work_mem = '64MB'",
+                "maintenance_work_mem = '512MB'",
+                "synchronous_commit = off",
+                "max_wal_size = '4GB'",
+                "checkpoint_timeout = '15min'",
+                "log_min_duration_statement = 5000",
+                "",
+            ]
+        ),
+        encoding="utf-8",
+    )
+    with (pgdata / "postgresql.conf").open("a", encoding="utf-8") as fh:
+        fh.write("\ninclude_dir = 'conf.d'\n")
+    if os.geteuid() == 0:
+        for path in [conf, conf / "phwarehouse.conf"]:
+            shutil.chown(path, owner, owner)
+    return True
+
+
+def is_running(settings: Settings) -> bool:
+    if not is_initialised(settings):
+        return False
+    result = subprocess.run(
+        _as_owner([str(pg_bindir() / "pg_ctl"), "-D", str(settings.pgdata), "status"], cluster_owner()),
+        capture_output=True,
+        check=False,
+    )
+    return result.returncode == 0
+
+
+def start(settings: Settings) -> bool:
+    """Start the cluster on PHW_PG_PORT if it is not running. Returns True when started now."""
+    if is_running(settings):
+        return False
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    owner = cluster_owner()
+    log = settings.pgdata / "server.log"
+    result = subprocess.run(
+        _as_owner(
+            [
+                str(pg_bindir() / "pg_ctl"),
+                "-D", str(settings.pgdata),
+                "-l", str(log),
+                "-o", f"-p {settings.pg.port}",
+                "-w", "-t", "60",
+                "start",
+            ],
+            owner,
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+        raise ClusterError(
+            f"PostgreSQL did not start on port {settings.pg.port}: {result.stderr.strip()}\n{tail}"
+        )
+    return True
+
+
+def stop(settings: Settings) -> bool:
+    """Stop the cluster (fast mode). Returns True when it was running."""
+    if not is_running(settings):
+        return False
+    subprocess.run(
+        _as_owner(
+            [str(pg_bindir() / "pg_ctl"), "-D", str(settings.pgdata), "-m", "fast", "-w", "stop"],
+            cluster_owner(),
+        ),
+        capture_output=True,
+        check=True,
+    )
+    return True

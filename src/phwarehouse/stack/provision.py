@@ -1,0 +1,90 @@
+"""Databases, roles and grants: idempotent, run on every `make run`.
+
+Least privilege in the warehouse:
+- loader (`phw_loader`) owns `raw` (personal data as received) and `ops` (ingestion bookkeeping);
+- transformer (`phw_transformer`, dbt and GX) reads `raw`/`ops` and owns the modelled schemas;
+- BI reader (`phw_bi_reader`, Superset) reads `marts` only.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+from phwarehouse.settings import Settings
+
+TRANSFORMER_SCHEMAS = ("staging", "intermediate", "marts", "reference", "quality", "snapshots")
+LOADER_SCHEMAS = ("raw", "ops")
+
+
+def _ensure_role(cur: psycopg.Cursor, name: str, password: str) -> None:
+    cur.execute("select 1 from pg_roles where rolname = %s", (name,))
+    verb = "alter" if cur.fetchone() else "create"
+    cur.execute(
+        sql.SQL("{} role {} with login password {}").format(
+            sql.SQL(verb), sql.Identifier(name), sql.Literal(password)
+        )
+    )
+
+
+def _ensure_database(cur: psycopg.Cursor, name: str, owner: str) -> None:
+    cur.execute("select 1 from pg_database where datname = %s", (name,))
+    if not cur.fetchone():
+        cur.execute(
+            sql.SQL("create database {} owner {} encoding 'UTF8' template template0").format(
+                sql.Identifier(name), sql.Identifier(owner)
+            )
+        )
+
+
+def provision(settings: Settings) -> None:
+    """Create roles and databases and apply the warehouse grants (safe to repeat)."""
+    pg = settings.pg
+    loader, loader_pw = settings.warehouse_role("loader")
+    transformer, transformer_pw = settings.warehouse_role("transformer")
+    bi, bi_pw = settings.warehouse_role("bi")
+    with psycopg.connect(pg.admin_url(), autocommit=True) as conn, conn.cursor() as cur:
+        _ensure_role(cur, loader, loader_pw)
+        _ensure_role(cur, transformer, transformer_pw)
+        _ensure_role(cur, bi, bi_pw)
+        if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" not in settings.values:
+            _ensure_role(cur, "airflow", settings.get("AIRFLOW_DB_PASSWORD"))
+            _ensure_database(cur, "airflow", "airflow")
+        if "SUPERSET_DATABASE_URI" not in settings.values:
+            _ensure_role(cur, "superset", settings.get("SUPERSET_DB_PASSWORD"))
+            _ensure_database(cur, "superset", "superset")
+        _ensure_database(cur, settings.warehouse_db, pg.admin_user)
+
+    with psycopg.connect(pg.admin_url(settings.warehouse_db), autocommit=True) as conn:
+        cur = conn.cursor()
+        db = sql.Identifier(settings.warehouse_db)
+        ids = {k: sql.Identifier(v) for k, v in {"l": loader, "t": transformer, "b": bi}.items()}
+        cur.execute(sql.SQL("revoke all on database {} from public").format(db))
+        cur.execute(
+            sql.SQL("grant connect, temporary on database {} to {}, {}, {}").format(
+                db, ids["l"], ids["t"], ids["b"]
+            )
+        )
+        cur.execute(sql.SQL("grant create on database {} to {}").format(db, ids["t"]))
+        cur.execute("revoke create on schema public from public")
+        for schema in LOADER_SCHEMAS:
+            s = sql.Identifier(schema)
+            cur.execute(sql.SQL("create schema if not exists {} authorization {}").format(s, ids["l"]))
+            cur.execute(sql.SQL("grant usage on schema {} to {}").format(s, ids["t"]))
+            cur.execute(sql.SQL("grant select on all tables in schema {} to {}").format(s, ids["t"]))
+            cur.execute(
+                sql.SQL(
+                    "alter default privileges for role {} in schema {} grant select on tables to {}"
+                ).format(ids["l"], s, ids["t"])
+            )
+        for schema in TRANSFORMER_SCHEMAS:
+            s = sql.Identifier(schema)
+            cur.execute(sql.SQL("create schema if not exists {} authorization {}").format(s, ids["t"]))
+        marts = sql.Identifier("marts")
+        cur.execute(sql.SQL("grant usage on schema {} to {}").format(marts, ids["b"]))
+        cur.execute(sql.SQL("grant select on all tables in schema {} to {}").format(marts, ids["b"]))
+        cur.execute(
+            sql.SQL(
+                "alter default privileges for role {} in schema {} grant select on tables to {}"
+            ).format(ids["t"], marts, ids["b"])
+        )

@@ -1,0 +1,27 @@
+"""Superset configuration for the warehouse's dashboards; every value comes from the environment.
+
+Loaded through SUPERSET_CONFIG_PATH by `phw stack up` (local) and by docker-compose (server).
+"""
+
+import os
+
+SECRET_KEY = os.environ["SUPERSET_SECRET_KEY"]
+SQLALCHEMY_DATABASE_URI = os.environ["SUPERSET_DATABASE_URI"]
+DATA_DIR = os.environ.get("SUPERSET_HOME", os.path.expanduser("~/.superset"))
+
+# Chinese-first UI for the commission; English available.
+BABEL_DEFAULT_LOCALE = "zh"
+LANGUAGES = {"zh": {"flag": "cn", "name": "简体中文"}, "en": {"flag": "us", "name": "English"}}
+
+# Simple local caches: no Redis on the embedded stack.
+CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 300}
+DATA_CACHE_CONFIG = CACHE_CONFIG
+FILTER_STATE_CACHE_CONFIG = {**CACHE_CONFIG, "CACHE_DEFAULT_TIMEOUT": 86400}
+EXPLORE_FORM_DATA_CACHE_CONFIG = FILTER_STATE_CACHE_CONFIG
+RATELIMIT_STORAGE_URI = "memory://"
+
+WTF_CSRF_ENABLED = True
+TALISMAN_ENABLED = False
+FEATURE_FLAGS = {"DASHBOARD_RBAC": True}
+SUPERSET_WEBSERVER_TIMEOUT = 120
+ROW_LIMIT = 50000
