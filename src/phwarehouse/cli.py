@@ -76,7 +76,9 @@ def cmd_env(settings: Settings, _: argparse.Namespace) -> int:
     """Print `export` lines so a shell can run dbt or psql against this stack."""
     from phwarehouse.stack.airflow_service import airflow_env
 
-    keys = set(settings.warehouse_env()) | {k for k in airflow_env(settings) if k.startswith("AIRFLOW")}
+    keys = set(settings.warehouse_env()) | {
+        k for k in airflow_env(settings) if k.startswith("AIRFLOW")
+    }
     env = {**airflow_env(settings)}
     for key in sorted(keys):
         print(f"export {key}='{env[key]}'")

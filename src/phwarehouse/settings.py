@@ -255,7 +255,9 @@ class Settings:
         }
 
 
-def load_settings(home: Path | str | None = None, environ: dict[str, str] | None = None) -> Settings:
+def load_settings(
+    home: Path | str | None = None, environ: dict[str, str] | None = None
+) -> Settings:
     """Resolve settings; generates missing secrets under PHW_HOME on first use."""
     env = dict(os.environ if environ is None else environ)
     dotenv = read_env_file(PROJECT_ROOT / ".env")

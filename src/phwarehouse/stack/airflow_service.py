@@ -53,7 +53,7 @@ def airflow_env(settings: Settings) -> dict[str, str]:
 
 
 def airflow_cli(settings: Settings, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(  # noqa: S603 (fixed argv)
+    return subprocess.run(
         [str(settings.venv_pipeline / "bin" / "airflow"), *args],
         env=airflow_env(settings),
         capture_output=True,
@@ -71,7 +71,9 @@ def init(settings: Settings) -> None:
     passwords.chmod(0o600)
     result = airflow_cli(settings, "db", "migrate", check=False)
     if result.returncode != 0:
-        raise RuntimeError(f"airflow db migrate failed:\n{result.stdout[-2000:]}{result.stderr[-3000:]}")
+        raise RuntimeError(
+            f"airflow db migrate failed:\n{result.stdout[-2000:]}{result.stderr[-3000:]}"
+        )
 
 
 def services(settings: Settings) -> list[Service]:
@@ -79,7 +81,9 @@ def services(settings: Settings) -> list[Service]:
     env = airflow_env(settings)
     result = []
     for component in COMPONENTS:
-        health = f"{settings.airflow_url}/api/v2/monitor/health" if component == "api-server" else None
+        health = (
+            f"{settings.airflow_url}/api/v2/monitor/health" if component == "api-server" else None
+        )
         port = settings.airflow_port if component == "api-server" else None
         result.append(
             Service(f"airflow-{component}", [airflow, component], env, port=port, health_url=health)
@@ -112,17 +116,23 @@ class AirflowClient:
         return {"Authorization": f"Bearer {self._token}"}
 
     def get(self, path: str, **params: Any) -> Any:
-        resp = httpx.get(f"{self.base_url}/api/v2{path}", headers=self._headers(), params=params, timeout=30)
+        resp = httpx.get(
+            f"{self.base_url}/api/v2{path}", headers=self._headers(), params=params, timeout=30
+        )
         resp.raise_for_status()
         return resp.json()
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
-        resp = httpx.post(f"{self.base_url}/api/v2{path}", headers=self._headers(), json=body, timeout=30)
+        resp = httpx.post(
+            f"{self.base_url}/api/v2{path}", headers=self._headers(), json=body, timeout=30
+        )
         resp.raise_for_status()
         return resp.json()
 
     def patch(self, path: str, body: dict[str, Any]) -> Any:
-        resp = httpx.patch(f"{self.base_url}/api/v2{path}", headers=self._headers(), json=body, timeout=30)
+        resp = httpx.patch(
+            f"{self.base_url}/api/v2{path}", headers=self._headers(), json=body, timeout=30
+        )
         resp.raise_for_status()
         return resp.json()
 
@@ -144,7 +154,9 @@ class AirflowClient:
             if expected <= found:
                 return sorted(found)
             if time.monotonic() > deadline:
-                raise TimeoutError(f"DAGs not parsed after {timeout:.0f}s: missing {expected - found}")
+                raise TimeoutError(
+                    f"DAGs not parsed after {timeout:.0f}s: missing {expected - found}"
+                )
             time.sleep(3)
 
     def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
@@ -162,11 +174,15 @@ class AirflowClient:
             if run["state"] in ("success", "failed"):
                 return run
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{dag_id} run {run_id} still {run['state']} after {timeout:.0f}s")
+                raise TimeoutError(
+                    f"{dag_id} run {run_id} still {run['state']} after {timeout:.0f}s"
+                )
             time.sleep(3)
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
-        tis = self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=500)["task_instances"]
+        tis = self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=500)[
+            "task_instances"
+        ]
         return {ti["task_id"]: ti["state"] for ti in tis}
 
     def runs(self, dag_id: str, limit: int = 20) -> list[dict[str, Any]]:

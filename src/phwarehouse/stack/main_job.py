@@ -39,9 +39,16 @@ def ensure_demo_district(settings: Settings, say: Say) -> None:
         say(f"generating the demo district ({DEMO_RESIDENTS} residents) into {data}")
         subprocess.run(
             [
-                str(settings.venv_pipeline / "bin" / "python"), "-m", "phwarehouse.platform",
-                "generate", "--seed", str(DEMO_SEED), "--residents", str(DEMO_RESIDENTS),
-                "--out", str(data),
+                str(settings.venv_pipeline / "bin" / "python"),
+                "-m",
+                "phwarehouse.platform",
+                "generate",
+                "--seed",
+                str(DEMO_SEED),
+                "--residents",
+                str(DEMO_RESIDENTS),
+                "--out",
+                str(data),
             ],
             check=True,
         )

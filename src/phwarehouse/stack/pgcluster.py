@@ -93,8 +93,10 @@ def init_cluster(settings: Settings) -> bool:
             _as_owner(
                 [
                     str(pg_bindir() / "initdb"),
-                    "-D", str(pgdata),
-                    "-U", settings.pg.admin_user,
+                    "-D",
+                    str(pgdata),
+                    "-U",
+                    settings.pg.admin_user,
                     f"--pwfile={pw.name}",
                     "--auth-local=scram-sha-256",
                     "--auth-host=scram-sha-256",
@@ -144,7 +146,9 @@ def is_running(settings: Settings) -> bool:
     if not is_initialised(settings):
         return False
     result = subprocess.run(
-        _as_owner([str(pg_bindir() / "pg_ctl"), "-D", str(settings.pgdata), "status"], cluster_owner()),
+        _as_owner(
+            [str(pg_bindir() / "pg_ctl"), "-D", str(settings.pgdata), "status"], cluster_owner()
+        ),
         capture_output=True,
         check=False,
     )
@@ -162,10 +166,15 @@ def start(settings: Settings) -> bool:
         _as_owner(
             [
                 str(pg_bindir() / "pg_ctl"),
-                "-D", str(settings.pgdata),
-                "-l", str(log),
-                "-o", f"-p {settings.pg.port}",
-                "-w", "-t", "60",
+                "-D",
+                str(settings.pgdata),
+                "-l",
+                str(log),
+                "-o",
+                f"-p {settings.pg.port}",
+                "-w",
+                "-t",
+                "60",
                 "start",
             ],
             owner,

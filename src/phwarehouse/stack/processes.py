@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -69,7 +70,7 @@ def free_port() -> int:
 
 def http_ok(url: str, timeout: float = 3.0) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (loopback URL)
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
             return 200 <= resp.status < 300
     except (urllib.error.URLError, OSError, TimeoutError):
         return False
@@ -83,7 +84,9 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float, log: Path | N
         time.sleep(1.0)
     tail = ""
     if log and log.exists():
-        tail = "\n--- last lines of " + str(log) + " ---\n" + log.read_text(errors="replace")[-3000:]
+        tail = (
+            "\n--- last lines of " + str(log) + " ---\n" + log.read_text(errors="replace")[-3000:]
+        )
     raise TimeoutError(f"{what} not ready after {timeout:.0f}s{tail}")
 
 
@@ -100,7 +103,7 @@ def start(settings: Settings, service: Service) -> bool:
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     log = settings.log_dir / f"{service.name}.log"
     with log.open("ab") as out:
-        proc = subprocess.Popen(  # noqa: S603 (fixed argv)
+        proc = subprocess.Popen(
             service.command,
             env=service.env,
             cwd=service.cwd or settings.root,
@@ -148,10 +151,8 @@ def stop(settings: Settings, name: str, timeout: float = 20) -> bool:
         except ProcessLookupError:
             return True
         time.sleep(0.3)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     return True
 
 

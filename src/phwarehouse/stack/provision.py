@@ -69,9 +69,13 @@ def provision(settings: Settings) -> None:
         cur.execute("revoke create on schema public from public")
         for schema in LOADER_SCHEMAS:
             s = sql.Identifier(schema)
-            cur.execute(sql.SQL("create schema if not exists {} authorization {}").format(s, ids["l"]))
+            cur.execute(
+                sql.SQL("create schema if not exists {} authorization {}").format(s, ids["l"])
+            )
             cur.execute(sql.SQL("grant usage on schema {} to {}").format(s, ids["t"]))
-            cur.execute(sql.SQL("grant select on all tables in schema {} to {}").format(s, ids["t"]))
+            cur.execute(
+                sql.SQL("grant select on all tables in schema {} to {}").format(s, ids["t"])
+            )
             cur.execute(
                 sql.SQL(
                     "alter default privileges for role {} in schema {} grant select on tables to {}"
@@ -79,10 +83,14 @@ def provision(settings: Settings) -> None:
             )
         for schema in TRANSFORMER_SCHEMAS:
             s = sql.Identifier(schema)
-            cur.execute(sql.SQL("create schema if not exists {} authorization {}").format(s, ids["t"]))
+            cur.execute(
+                sql.SQL("create schema if not exists {} authorization {}").format(s, ids["t"])
+            )
         marts = sql.Identifier("marts")
         cur.execute(sql.SQL("grant usage on schema {} to {}").format(marts, ids["b"]))
-        cur.execute(sql.SQL("grant select on all tables in schema {} to {}").format(marts, ids["b"]))
+        cur.execute(
+            sql.SQL("grant select on all tables in schema {} to {}").format(marts, ids["b"])
+        )
         cur.execute(
             sql.SQL(
                 "alter default privileges for role {} in schema {} grant select on tables to {}"

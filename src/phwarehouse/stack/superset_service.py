@@ -29,7 +29,7 @@ def superset_env(settings: Settings) -> dict[str, str]:
 
 
 def superset_cli(settings: Settings, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(  # noqa: S603 (fixed argv)
+    result = subprocess.run(
         [str(settings.venv_superset / "bin" / "superset"), *args],
         env=superset_env(settings),
         capture_output=True,
@@ -50,21 +50,31 @@ def init(settings: Settings) -> None:
     superset_cli(settings, "db", "upgrade")
     created = superset_cli(
         settings,
-        "fab", "create-admin",
-        "--username", ADMIN_USER,
-        "--firstname", "Admin",
-        "--lastname", "Commission",
-        "--email", "admin@localhost",
-        "--password", password,
+        "fab",
+        "create-admin",
+        "--username",
+        ADMIN_USER,
+        "--firstname",
+        "Admin",
+        "--lastname",
+        "Commission",
+        "--email",
+        "admin@localhost",
+        "--password",
+        password,
     )
     if "already exist" in (created.stdout + created.stderr):
-        superset_cli(settings, "fab", "reset-password", "--username", ADMIN_USER, "--password", password)
+        superset_cli(
+            settings, "fab", "reset-password", "--username", ADMIN_USER, "--password", password
+        )
     superset_cli(settings, "init")
     superset_cli(
         settings,
         "set-database-uri",
-        "--database_name", WAREHOUSE_DATABASE_NAME,
-        "--uri", settings.warehouse_url("bi", "postgresql+psycopg2"),
+        "--database_name",
+        WAREHOUSE_DATABASE_NAME,
+        "--uri",
+        settings.warehouse_url("bi", "postgresql+psycopg2"),
     )
 
 
@@ -74,11 +84,16 @@ def service(settings: Settings) -> Service:
         "superset",
         [
             gunicorn,
-            "--workers", "2",
-            "--worker-class", "gthread",
-            "--threads", "4",
-            "--timeout", "120",
-            "--bind", f"127.0.0.1:{settings.superset_port}",
+            "--workers",
+            "2",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "4",
+            "--timeout",
+            "120",
+            "--bind",
+            f"127.0.0.1:{settings.superset_port}",
             "superset.app:create_app()",
         ],
         superset_env(settings),

@@ -1,0 +1,33 @@
+"""Airflow DAG `file_drop_ingest`: file drops into the raw schema, each file once (by SHA-256).
+
+The statistics bureau's official population CSVs (drops/population/*.csv) and the platform's
+monthly XLSX exports (drops/platform/**/*.xlsx). Produces the `raw_population` asset.
+"""
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import dag, get_current_context, task
+
+from phwarehouse.pipeline import ingest_tasks
+from phwarehouse.pipeline.assets import RAW_PLATFORM, RAW_POPULATION
+
+
+@dag(
+    dag_id="file_drop_ingest",
+    schedule="@daily",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
+    tags=["ingestion", "files"],
+    doc_md=__doc__,
+)
+def file_drop_ingest():
+    @task(outlets=[RAW_POPULATION, RAW_PLATFORM])
+    def ingest_drops() -> list[dict]:
+        return ingest_tasks.ingest_file_drops(get_current_context())
+
+    ingest_drops()
+
+
+file_drop_ingest()

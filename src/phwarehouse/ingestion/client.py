@@ -1,0 +1,147 @@
+"""HTTP client of the public health platform's change-feed API.
+
+Pages are requested with `updated_since` and an opaque cursor; faults (429, 5xx, time-outs,
+truncated bodies) are retried with exponential back-off on the same cursor, so a page is either
+received whole or the extraction fails loudly after the last attempt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+
+class PlatformError(RuntimeError):
+    """The platform kept failing after every retry, or refused the request."""
+
+
+@dataclass
+class Page:
+    """One page of the change feed: raw record texts (re-serialised) and the next cursor."""
+
+    records: list[Any]
+    next_cursor: str | None
+    as_of: str | None
+
+
+@dataclass
+class FetchStats:
+    requests: int = 0
+    retries: int = 0
+    faults: dict[str, int] = field(default_factory=dict)
+
+    def fault(self, kind: str) -> None:
+        self.faults[kind] = self.faults.get(kind, 0) + 1
+
+
+@dataclass
+class PlatformClient:
+    base_url: str
+    token: str
+    page_size: int = 1000
+    timeout: float = 30.0
+    max_attempts: int = 8
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+    stats: FetchStats = field(default_factory=FetchStats)
+    _http: httpx.Client | None = None
+
+    def __post_init__(self) -> None:
+        self._http = httpx.Client(
+            base_url=self.base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {self.token}", "Accept": "application/json"},
+            timeout=self.timeout,
+        )
+
+    def close(self) -> None:
+        if self._http:
+            self._http.close()
+
+    def __enter__(self) -> PlatformClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _sleep(self, attempt: int, retry_after: str | None = None) -> None:
+        delay = min(self.backoff_cap, self.backoff_base * 2**attempt) * (0.5 + random.random() / 2)
+        if retry_after:
+            with contextlib.suppress(ValueError):
+                delay = max(delay, float(retry_after))
+        time.sleep(delay)
+
+    def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """GET with retries on 429, 5xx, transport errors, time-outs and unparseable bodies."""
+        assert self._http is not None
+        last_error = ""
+        for attempt in range(self.max_attempts):
+            self.stats.requests += 1
+            if attempt:
+                self.stats.retries += 1
+            try:
+                resp = self._http.get(path, params=params)
+            except httpx.TimeoutException as exc:
+                self.stats.fault("timeout")
+                last_error = f"timeout: {exc}"
+                self._sleep(attempt)
+                continue
+            except httpx.TransportError as exc:
+                self.stats.fault("transport")
+                last_error = f"transport error: {exc}"
+                self._sleep(attempt)
+                continue
+            if resp.status_code == 429:
+                self.stats.fault("429")
+                last_error = "429 rate limited"
+                self._sleep(attempt, resp.headers.get("Retry-After"))
+                continue
+            if resp.status_code >= 500:
+                self.stats.fault(str(resp.status_code))
+                last_error = f"{resp.status_code} {resp.text[:200]}"
+                self._sleep(attempt)
+                continue
+            if resp.status_code in (401, 403):
+                raise PlatformError(f"platform refused the token ({resp.status_code}) for {path}")
+            if resp.status_code >= 400:
+                raise PlatformError(f"{resp.status_code} for {path}: {resp.text[:300]}")
+            try:
+                return resp.json()
+            except (json.JSONDecodeError, ValueError):
+                self.stats.fault("truncated")
+                last_error = f"unparseable body ({len(resp.content)} bytes)"
+                self._sleep(attempt)
+                continue
+        raise PlatformError(f"{path} failed after {self.max_attempts} attempts: {last_error}")
+
+    def entities(self) -> list[str]:
+        body = self.get_json("/api/v1/entities")
+        items = body.get("entities", body) if isinstance(body, dict) else body
+        return [e["name"] if isinstance(e, dict) else str(e) for e in items]
+
+    def pages(self, entity: str, updated_since: str | None) -> Iterator[Page]:
+        """Yield the change feed of `entity` after `updated_since`, page by page."""
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": self.page_size}
+            if updated_since:
+                params["updated_since"] = updated_since
+            if cursor:
+                params["cursor"] = cursor
+            body = self.get_json(f"/api/v1/records/{entity}", params)
+            if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+                raise PlatformError(f"unexpected page shape for {entity}: {str(body)[:200]}")
+            page = Page(body["data"], body.get("next_cursor"), body.get("as_of"))
+            yield page
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor

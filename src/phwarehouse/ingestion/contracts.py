@@ -1,0 +1,45 @@
+"""The source contract of each platform entity, as the ingestion enforces it.
+
+Derived from the platform's published interface (`phwarehouse.platform.schema`, documented in
+docs/platform_schema.md): the key fields a row cannot lack and the fields whose type is checked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from phwarehouse.platform import schema
+
+
+@dataclass(frozen=True)
+class EntityContract:
+    name: str
+    person_ref: str | None
+    event_date: str | None
+    event_is_month: bool = False
+    numeric_fields: tuple[str, ...] = ()
+    date_fields: tuple[str, ...] = ()
+
+
+def _contract(entity: schema.Entity) -> EntityContract:
+    payload = entity.payload_fields()
+    event = entity.keys.event_date
+    return EntityContract(
+        name=entity.name,
+        person_ref=entity.keys.person_ref,
+        event_date=event,
+        event_is_month=bool(event) and entity.field(event).type == "month",
+        numeric_fields=tuple(f.name for f in payload if f.type in ("integer", "number")),
+        date_fields=tuple(f.name for f in payload if f.type == "date" and f.name != event),
+    )
+
+
+CONTRACTS: dict[str, EntityContract] = {n: _contract(e) for n, e in schema.ENTITIES.items()}
+ENTITIES: tuple[str, ...] = tuple(CONTRACTS)
+
+
+def contract_for(entity: str) -> EntityContract:
+    try:
+        return CONTRACTS[entity]
+    except KeyError:
+        raise KeyError(f"no source contract for entity {entity!r}") from None

@@ -1,0 +1,90 @@
+"""Shared fixtures: a throwaway PostgreSQL cluster (free port, temp folder) for the whole session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+# Airflow reads its configuration at import: keep pytest's Airflow away from ~/airflow.
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="phw-airflow-home-"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from phwarehouse.settings import Settings, load_settings
+from phwarehouse.stack import manage, pgcluster
+from phwarehouse.stack.processes import free_port
+
+
+def make_test_settings(**overrides: str) -> Settings:
+    """Settings for a throwaway stack: its own home, free ports, no .env from the developer."""
+    home = Path(tempfile.mkdtemp(prefix="phw-test-"))
+    home.chmod(0o755)  # the unprivileged cluster owner must reach pgdata
+    environ = {
+        k: v for k, v in os.environ.items() if not k.startswith(("PHW_", "WAREHOUSE_", "AIRFLOW"))
+    }
+    environ.update(
+        {
+            "PHW_HOME": str(home),
+            "PHW_PG_PORT": str(free_port()),
+            "PHW_AIRFLOW_PORT": str(free_port()),
+            "PHW_SUPERSET_PORT": str(free_port()),
+            "PHW_PLATFORM_PORT": str(free_port()),
+            **overrides,
+        }
+    )
+    return load_settings(home, environ)
+
+
+@pytest.fixture(scope="session")
+def warehouse_settings() -> Iterator[Settings]:
+    """A started, provisioned throwaway cluster; stopped and removed after the session."""
+    settings = make_test_settings()
+    try:
+        manage.start_database(settings)
+        yield settings
+    finally:
+        manage.down(settings)
+        pgcluster.stop(settings)
+        shutil.rmtree(settings.home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def admin_dsn(warehouse_settings: Settings) -> str:
+    return warehouse_settings.pg.admin_url(warehouse_settings.warehouse_db)
+
+
+@pytest.fixture(scope="session")
+def loader_dsn(warehouse_settings: Settings) -> str:
+    return warehouse_settings.warehouse_url("loader")
+
+
+@pytest.fixture(scope="session")
+def transformer_dsn(warehouse_settings: Settings) -> str:
+    return warehouse_settings.warehouse_url("transformer")
+
+
+@pytest.fixture(scope="session")
+def bi_dsn(warehouse_settings: Settings) -> str:
+    return warehouse_settings.warehouse_url("bi")
+
+
+@pytest.fixture
+def clean_raw(admin_dsn: str) -> Iterator[None]:
+    """Empty the raw and ops schemas before a test that loads data."""
+
+    def wipe() -> None:
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            for schema in ("raw", "ops"):
+                tables = conn.execute(
+                    "select tablename from pg_tables where schemaname = %s", (schema,)
+                ).fetchall()
+                for (table,) in tables:
+                    conn.execute(f'drop table if exists {schema}."{table}" cascade')
+
+    wipe()
+    yield

@@ -1,0 +1,55 @@
+"""Least privilege in the warehouse: the BI role reads marts only; raw holds personal data."""
+
+import psycopg
+import pytest
+
+pytestmark = pytest.mark.warehouse
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tables(admin_dsn: str, loader_dsn: str, transformer_dsn: str) -> None:
+    with psycopg.connect(loader_dsn, autocommit=True) as conn:
+        conn.execute("create table if not exists raw.role_probe (name text)")
+        conn.execute("insert into raw.role_probe values ('张三')")
+    with psycopg.connect(transformer_dsn, autocommit=True) as conn:
+        conn.execute("create table if not exists marts.role_probe as select 1 as n")
+        conn.execute("create table if not exists staging.role_probe as select 1 as n")
+
+
+def test_bi_role_cannot_read_raw(bi_dsn: str) -> None:
+    with psycopg.connect(bi_dsn) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("select * from raw.role_probe")
+
+
+def test_bi_role_cannot_read_staging(bi_dsn: str) -> None:
+    with psycopg.connect(bi_dsn) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("select * from staging.role_probe")
+
+
+def test_bi_role_reads_marts_created_by_the_transformer(bi_dsn: str) -> None:
+    with psycopg.connect(bi_dsn) as conn:
+        assert conn.execute("select n from marts.role_probe").fetchone() == (1,)
+
+
+def test_bi_role_cannot_write_marts(bi_dsn: str) -> None:
+    with psycopg.connect(bi_dsn) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("insert into marts.role_probe values (2)")
+
+
+def test_transformer_reads_raw_but_cannot_write_it(transformer_dsn: str) -> None:
+    with psycopg.connect(transformer_dsn) as conn:
+        assert conn.execute("select name from raw.role_probe").fetchone() == ("张三",)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("insert into raw.role_probe values ('李四')")
+
+
+def test_loader_cannot_create_in_marts(loader_dsn: str) -> None:
+    with psycopg.connect(loader_dsn) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("create table marts.sneaky (n int)")
+
+
+def test_provisioning_is_idempotent(warehouse_settings) -> None:
+    from phwarehouse.stack.provision import provision
+
+    provision(warehouse_settings)
+    provision(warehouse_settings)
