@@ -1,4 +1,4 @@
-"""Shared fixtures: a throwaway PostgreSQL cluster (free port, temp folder) for the whole session."""
+"""Shared fixtures: a throwaway PostgreSQL cluster (free port, temp folder) for the session."""
 
 from __future__ import annotations
 

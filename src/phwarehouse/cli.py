@@ -35,6 +35,15 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_provision(settings: Settings, _: argparse.Namespace) -> int:
+    """Create databases, roles and grants on the configured server (deployments)."""
+    from phwarehouse.stack.provision import provision
+
+    provision(settings)
+    _say(f"provisioned {settings.pg.host}:{settings.pg.port}")
+    return 0
+
+
 def cmd_down(settings: Settings, _: argparse.Namespace) -> int:
     from phwarehouse.stack import manage
 
@@ -107,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop every service this stack started").set_defaults(func=cmd_down)
     sub.add_parser("status", help="show what runs").set_defaults(func=cmd_status)
+    sub.add_parser("provision", help="databases, roles and grants only").set_defaults(
+        func=cmd_provision
+    )
     sub.add_parser("run", help="the main job: up, ingest, transform, summary").set_defaults(
         func=cmd_run
     )

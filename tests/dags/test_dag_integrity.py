@@ -19,7 +19,7 @@ def test_no_import_errors(dagbag) -> None:
 
 
 def test_expected_dags_are_present(dagbag) -> None:
-    assert {"platform_ingest", "file_drop_ingest"} <= set(dagbag.dag_ids)
+    assert {"platform_ingest", "file_drop_ingest", "warehouse_transform"} <= set(dagbag.dag_ids)
 
 
 def test_dag_files_are_discoverable_in_safe_mode() -> None:

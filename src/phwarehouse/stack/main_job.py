@@ -16,10 +16,10 @@ from phwarehouse.stack.manage import Say
 
 # DAGs `make run` triggers, in order. Downstream DAGs scheduled on Assets are awaited after them.
 TRIGGERED_DAGS = ("platform_ingest", "file_drop_ingest")
-ASSET_SCHEDULED_DAGS: tuple[str, ...] = ()
+ASSET_SCHEDULED_DAGS: tuple[str, ...] = ("warehouse_transform",)
 
 DEMO_SEED = 20190416
-DEMO_RESIDENTS = 30000
+DEMO_RESIDENTS = 30000  # override with PHW_DEMO_RESIDENTS
 
 
 @dataclass
@@ -35,8 +35,9 @@ class RunReport:
 def ensure_demo_district(settings: Settings, say: Say) -> None:
     """Generate the demo district once (deterministic) and drop its population CSVs."""
     data = settings.platform_data_dir
+    residents = int(settings.get("PHW_DEMO_RESIDENTS", str(DEMO_RESIDENTS)))
     if not (data / "manifest.json").exists():
-        say(f"generating the demo district ({DEMO_RESIDENTS} residents) into {data}")
+        say(f"generating the demo district ({residents} residents) into {data}")
         subprocess.run(
             [
                 str(settings.venv_pipeline / "bin" / "python"),
@@ -46,7 +47,7 @@ def ensure_demo_district(settings: Settings, say: Say) -> None:
                 "--seed",
                 str(DEMO_SEED),
                 "--residents",
-                str(DEMO_RESIDENTS),
+                str(residents),
                 "--out",
                 str(data),
             ],

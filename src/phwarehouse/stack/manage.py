@@ -53,9 +53,35 @@ def platform_service(settings: Settings) -> Service:
     )
 
 
+def dbt_parse(settings: Settings) -> None:
+    """Write dbt_project/target/manifest.json, from which Cosmos renders the transform DAG."""
+    import os
+    import subprocess
+
+    project = settings.root / "dbt_project"
+    result = subprocess.run(
+        [
+            str(settings.venv_pipeline / "bin" / "dbt"),
+            "parse",
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(project),
+        ],
+        env={**os.environ, **settings.warehouse_env()},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"dbt parse failed:\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
+
+
 def up(settings: Settings, say: Say = _quiet, superset: bool = True) -> None:
     """Start every service of the stack; already running ones are left alone."""
     start_database(settings, say)
+    dbt_parse(settings)
+    say("dbt project parsed (manifest for Cosmos)")
     airflow_service.init(settings)
     say("Airflow metadata database migrated")
     airflow = airflow_service.services(settings)

@@ -1,0 +1,13 @@
+# Pipeline image: Airflow 3.3, Cosmos, dbt 1.11, GX, and this project (simulator, ingestion, CLI).
+FROM python:3.11-slim-bookworm
+RUN pip install --no-cache-dir uv
+WORKDIR /opt/phwarehouse
+COPY requirements/pipeline.lock.txt requirements/
+RUN uv pip install --system --no-cache -r requirements/pipeline.lock.txt
+COPY pyproject.toml README.md ./
+COPY src src
+COPY dags dags
+COPY dbt_project dbt_project
+COPY expectations expectations
+RUN uv pip install --system --no-cache --no-deps -e .
+ENV AIRFLOW_HOME=/opt/airflow

@@ -1,0 +1,7 @@
+# Superset 6.1 in its own environment (SQLAlchemy < 2, pandas < 2.2).
+FROM python:3.11-slim-bookworm
+RUN pip install --no-cache-dir uv
+COPY requirements/superset.lock.txt /tmp/
+RUN uv pip install --system --no-cache -r /tmp/superset.lock.txt
+COPY superset /opt/superset
+ENV SUPERSET_CONFIG_PATH=/opt/superset/superset_config.py FLASK_APP=superset

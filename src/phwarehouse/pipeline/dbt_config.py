@@ -1,0 +1,50 @@
+"""Cosmos configuration of the dbt project: where it is, how to reach the warehouse, how to render.
+
+The project is rendered from `dbt_project/target/manifest.json` (written by `dbt parse` when the
+stack starts) so that DAG parsing never runs dbt; without a manifest Cosmos falls back to `dbt ls`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
+MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+DBT_EXECUTABLE = Path(sys.prefix) / "bin" / "dbt"
+
+
+def project_config() -> ProjectConfig:
+    manifest = MANIFEST if MANIFEST.exists() else None
+    return ProjectConfig(
+        dbt_project_path=DBT_PROJECT_DIR,
+        manifest_path=manifest,
+        project_name="public_health",
+        install_dbt_deps=False,
+    )
+
+
+def profile_config() -> ProfileConfig:
+    return ProfileConfig(
+        profile_name="public_health",
+        target_name="dev",
+        profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml",
+    )
+
+
+def execution_config() -> ExecutionConfig:
+    return ExecutionConfig(
+        dbt_executable_path=DBT_EXECUTABLE, invocation_mode=InvocationMode.DBT_RUNNER
+    )
+
+
+def render_config() -> RenderConfig:
+    return RenderConfig(
+        load_method=LoadMode.DBT_MANIFEST if MANIFEST.exists() else LoadMode.DBT_LS,
+        test_behavior=TestBehavior.AFTER_EACH,
+        emit_datasets=False,
+        dbt_deps=False,
+    )

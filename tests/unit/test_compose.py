@@ -1,0 +1,80 @@
+"""docker-compose.yml describes the same topology and configuration as the local stack.
+
+No Docker engine runs here, so the file is parsed and compared with what `phw up` uses.
+"""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from phwarehouse.settings import load_settings
+from phwarehouse.stack.airflow_service import COMPONENTS, airflow_env
+from phwarehouse.stack.superset_service import superset_env
+
+ROOT = Path(__file__).resolve().parents[2]
+# Values that differ by design between a container network and the loopback stack.
+HOST_SPECIFIC = {
+    "AIRFLOW__CORE__DAGS_FOLDER",
+    "AIRFLOW__CORE__FERNET_KEY",
+    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE",
+    "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+    "AIRFLOW__API__HOST",
+    "AIRFLOW__API__BASE_URL",
+    "AIRFLOW__API__SECRET_KEY",
+    "AIRFLOW__API_AUTH__JWT_SECRET",
+}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory) -> dict:
+    settings = load_settings(tmp_path_factory.mktemp("home"), {})
+    return {"airflow": airflow_env(settings), "superset": superset_env(settings), "s": settings}
+
+
+def test_same_services(compose: dict) -> None:
+    services = set(compose["services"])
+    assert {f"airflow-{c}" for c in COMPONENTS} <= services
+    assert {"postgres", "superset", "platform"} <= services
+
+
+def test_airflow_configuration_agrees(compose: dict, local: dict) -> None:
+    ours = {k: v for k, v in local["airflow"].items() if k.startswith("AIRFLOW__")}
+    for component in COMPONENTS:
+        theirs = compose["services"][f"airflow-{component}"]["environment"]
+        assert set(ours) == {k for k in theirs if k.startswith("AIRFLOW__")}, component
+        for key, value in ours.items():
+            if key not in HOST_SPECIFIC:
+                assert str(theirs[key]) == value, key
+
+
+def test_tasks_get_the_same_warehouse_variables(compose: dict, local: dict) -> None:
+    wanted = set(local["s"].warehouse_env())
+    for name in ("airflow-scheduler", "airflow-api-server", "platform"):
+        assert wanted <= set(compose["services"][name]["environment"]), name
+
+
+def test_ports_match_the_local_defaults(compose: dict, local: dict) -> None:
+    s = local["s"]
+    published = {
+        name: int(svc["ports"][0].split(":")[-1])
+        for name, svc in compose["services"].items()
+        if svc.get("ports")
+    }
+    assert published == {
+        "airflow-api-server": s.airflow_port,
+        "superset": s.superset_port,
+        "platform": s.platform_port,
+    }
+
+
+def test_superset_reads_the_same_variables(compose: dict, local: dict) -> None:
+    theirs = compose["services"]["superset"]["environment"]
+    for key in ("SUPERSET_SECRET_KEY", "SUPERSET_DATABASE_URI", "SUPERSET_HOME"):
+        assert key in theirs and key in local["superset"]
