@@ -44,6 +44,27 @@ def cmd_provision(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    """Pull every entity once from the platform, outside Airflow (operators, tests, benchmarks)."""
+    from datetime import UTC, datetime
+
+    from phwarehouse.ingestion import file_drops
+    from phwarehouse.ingestion.client import PlatformClient
+    from phwarehouse.ingestion.contracts import ENTITIES
+    from phwarehouse.ingestion.platform_ingest import ingest_entity
+
+    dsn = settings.warehouse_url("loader")
+    batch = f"manual:{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    until = datetime.now(UTC)
+    with PlatformClient(settings.platform_url, settings.get("PLATFORM_API_TOKEN"), 5000) as client:
+        for entity in args.entities or ENTITIES:
+            result = ingest_entity(dsn, client, entity, batch, until)
+            _say(f"{entity}: {result.counts}")
+    for r in file_drops.ingest_drop_folder(dsn, settings.drop_dir, batch):
+        _say(f"{r.path.name}: {'already ingested' if r.skipped else r.counts}")
+    return 0
+
+
 def cmd_down(settings: Settings, _: argparse.Namespace) -> int:
     from phwarehouse.stack import manage
 
@@ -116,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop every service this stack started").set_defaults(func=cmd_down)
     sub.add_parser("status", help="show what runs").set_defaults(func=cmd_status)
+    ingest = sub.add_parser("ingest", help="pull the platform once into raw, outside Airflow")
+    ingest.add_argument("entities", nargs="*")
+    ingest.set_defaults(func=cmd_ingest)
     sub.add_parser("provision", help="databases, roles and grants only").set_defaults(
         func=cmd_provision
     )

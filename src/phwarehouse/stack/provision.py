@@ -67,6 +67,7 @@ def provision(settings: Settings) -> None:
         )
         cur.execute(sql.SQL("grant create on database {} to {}").format(db, ids["t"]))
         cur.execute("revoke create on schema public from public")
+        cur.execute("create extension if not exists pgcrypto")  # hmac() for the person key
         for schema in LOADER_SCHEMAS:
             s = sql.Identifier(schema)
             cur.execute(
