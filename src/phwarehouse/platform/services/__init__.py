@@ -1,0 +1,1 @@
+"""Service-record generators, one module per programme of the national service specification."""
