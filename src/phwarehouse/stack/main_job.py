@@ -53,12 +53,42 @@ def ensure_demo_district(settings: Settings, say: Say) -> None:
             ],
             check=True,
         )
+    _export_last_month_xlsx(settings, data, say)
     population_drop = settings.drop_dir / "population"
     population_drop.mkdir(parents=True, exist_ok=True)
     for csv in sorted((data / "population").glob("*.csv")):
         target = population_drop / csv.name
         if not target.exists():
             shutil.copy2(csv, target)
+
+
+def _export_last_month_xlsx(settings: Settings, data, say: Say) -> None:
+    """Drop the platform's XLSX export of the last full month, as staff download it."""
+    import json
+    from datetime import date, timedelta
+
+    as_of = date.fromisoformat(json.loads((data / "manifest.json").read_text())["as_of"][:10])
+    month = (as_of.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    target = settings.drop_dir / "platform" / month
+    if target.exists():
+        return
+    say(f"exporting the platform's XLSX files of {month} into the drop folder")
+    subprocess.run(
+        [
+            str(settings.venv_pipeline / "bin" / "python"),
+            "-m",
+            "phwarehouse.platform",
+            "export-xlsx",
+            "--data",
+            str(data),
+            "--month",
+            month,
+            "--out",
+            str(target),
+        ],
+        check=True,
+        capture_output=True,
+    )
 
 
 def run_pipeline(settings: Settings, say: Say, timeout: float = 3600) -> RunReport:
