@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
@@ -36,8 +36,11 @@ def profile_config() -> ProfileConfig:
 
 
 def execution_config() -> ExecutionConfig:
+    """Watcher mode: one `dbt build` (dbt's own threads) with a sensor task per node."""
     return ExecutionConfig(
-        dbt_executable_path=DBT_EXECUTABLE, invocation_mode=InvocationMode.DBT_RUNNER
+        execution_mode=ExecutionMode.WATCHER,
+        dbt_executable_path=DBT_EXECUTABLE,
+        invocation_mode=InvocationMode.DBT_RUNNER,
     )
 
 

@@ -126,6 +126,7 @@ def init_cluster(settings: Settings) -> bool:
                 "work_mem = '64MB'",
                 "maintenance_work_mem = '512MB'",
                 "synchronous_commit = off",
+                "jit = off",  # JIT plans stacked dbt views badly (seconds -> tens of seconds)
                 "max_wal_size = '4GB'",
                 "checkpoint_timeout = '15min'",
                 "log_min_duration_statement = 5000",

@@ -47,6 +47,8 @@ def provision(settings: Settings) -> None:
         _ensure_role(cur, loader, loader_pw)
         _ensure_role(cur, transformer, transformer_pw)
         _ensure_role(cur, bi, bi_pw)
+        for role in (transformer, bi):  # JIT plans stacked dbt views badly on this workload
+            cur.execute(sql.SQL("alter role {} set jit = off").format(sql.Identifier(role)))
         if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" not in settings.values:
             _ensure_role(cur, "airflow", settings.get("AIRFLOW_DB_PASSWORD"))
             _ensure_database(cur, "airflow", "airflow")

@@ -1,0 +1,169 @@
+{{ config(materialized='table') }}
+
+{#-
+    One row per person (person_key), merging duplicate EHRs (same ID number) per spec §6:
+    - ehr_created_on: earliest creation date of all copies;
+    - managing_facility_code, township_code, residency_type: from the most recently updated copy
+      (int_person_ehr_map.copy_rank = 1); township / birth date / sex fall back to the other
+      copies when the primary copy lacks them;
+    - birth_date / sex_code: the fields (spec §6: they win over the ID number); the ID-encoded
+      birth date only when no copy has the field (done in stg_platform__residents);
+    - death_date: earliest of the death registrations of any copy and any EHR closed with
+      reason 死亡;
+    - moved_out_on: when every copy is closed and at least one was closed with reason 迁出, the
+      latest such close date;
+    - attribution (spec §6): the managing facility when it is a known facility (a known station
+      rolls up to its facility); an unknown code falls back to the primary-care facility of the
+      person's township; neither known -> attributed_facility_code null and
+      is_excluded_no_facility (listed in int_quality__exclusions).
+-#}
+
+with residents as (
+
+    select * from {{ ref('stg_platform__residents') }}
+
+),
+
+ehr_map as (
+
+    select * from {{ ref('int_person_ehr_map') }}
+
+),
+
+deaths as (
+
+    select * from {{ ref('stg_platform__deaths') }}
+
+),
+
+org_units as (
+
+    select * from {{ ref('int_org_units') }}
+
+),
+
+copies as (
+
+    select
+        r.*,
+        m.copy_rank,
+        -- rank 1 = the most recently updated copy that has the value
+        row_number() over (
+            partition by r.person_key order by r.township_code is null, m.copy_rank
+        ) as township_rank,
+        row_number() over (
+            partition by r.person_key order by r.residency_type is null, m.copy_rank
+        ) as residency_rank,
+        row_number() over (
+            partition by r.person_key
+            order by r.birth_date is null, r.birth_date_from_id, m.copy_rank
+        ) as birth_date_rank,
+        row_number() over (
+            partition by r.person_key
+            order by coalesce(r.sex_code not in ('1', '2'), true), m.copy_rank
+        ) as sex_rank
+    from residents as r
+    inner join ehr_map as m on r.record_id = m.ehr_record_id
+
+),
+
+merged as (
+
+    select
+        person_key,
+        count(*) as ehr_count,
+        min(ehr_created_on) as ehr_created_on,
+        max(record_id) filter (where copy_rank = 1) as primary_ehr_record_id,
+        max(managing_facility_code) filter (where copy_rank = 1) as managing_facility_code,
+        max(township_code) filter (where township_rank = 1) as township_code,
+        max(residency_type) filter (where residency_rank = 1) as residency_type,
+        max(birth_date) filter (where birth_date_rank = 1) as birth_date,
+        max(sex_code) filter (where sex_rank = 1) as sex_code,
+        bool_or(ehr_closed_on is null) as has_open_ehr,
+        min(ehr_closed_on) filter (where close_reason = '死亡') as ehr_closed_dead_on,
+        max(ehr_closed_on) filter (where close_reason = '迁出') as ehr_closed_moved_on,
+        bool_or(id_missing) as id_missing,
+        bool_and(id_check_digit_valid) as id_check_digit_valid,
+        bool_and(id_consistent_with_birth_sex) as id_consistent_with_birth_sex
+    from copies
+    group by person_key
+
+),
+
+death_registrations as (
+
+    select
+        m.person_key,
+        min(d.death_date) as registered_death_date
+    from deaths as d
+    inner join ehr_map as m on d.person_record_id = m.ehr_record_id
+    group by m.person_key
+
+),
+
+attributed as (
+
+    select
+        mg.*,
+        dr.registered_death_date,
+        mf.org_level as managing_org_level,
+        mf.facility_code as managing_unit_facility_code,
+        mf.township_code as managing_unit_township_code,
+        tw.facility_code as township_facility_code,
+        tw.org_unit_code is not null as is_known_township
+    from merged as mg
+    left join death_registrations as dr on mg.person_key = dr.person_key
+    left join org_units as mf
+        on
+            mg.managing_facility_code = mf.org_unit_code
+            and mf.org_level in ('facility', 'station')
+    left join org_units as tw
+        on
+            mg.township_code = tw.org_unit_code
+            and tw.org_level = 'township'
+
+),
+
+final as (
+
+    select
+        a.person_key,
+        a.primary_ehr_record_id,
+        a.ehr_count,
+        a.ehr_count > 1 as is_duplicated,
+        a.ehr_created_on,
+        a.birth_date,
+        a.sex_code,
+        a.residency_type,
+        a.township_code,
+        a.is_known_township,
+        a.managing_facility_code,
+        a.managing_org_level is not null as is_known_managing_facility,
+        least(a.registered_death_date, a.ehr_closed_dead_on) as death_date,
+        a.registered_death_date,
+        case when not a.has_open_ehr then a.ehr_closed_moved_on end as moved_out_on,
+        a.has_open_ehr,
+        a.id_missing,
+        a.id_check_digit_valid,
+        a.id_consistent_with_birth_sex,
+        a.id_missing
+        or not coalesce(a.id_check_digit_valid, false)
+        or not coalesce(a.id_consistent_with_birth_sex, false) as has_id_problem,
+        coalesce(a.managing_unit_facility_code, a.township_facility_code)
+            as attributed_facility_code,
+        case
+            when a.managing_unit_facility_code is not null then a.managing_unit_township_code
+            when a.township_facility_code is not null then a.township_code
+        end as attributed_township_code,
+        case
+            when a.managing_org_level = 'facility' then 'managing_facility'
+            when a.managing_org_level = 'station' then 'managing_station_parent'
+            when a.township_facility_code is not null then 'township_fallback'
+        end as attribution_method,
+        coalesce(a.managing_unit_facility_code, a.township_facility_code) is null
+            as is_excluded_no_facility
+    from attributed as a
+
+)
+
+select * from final

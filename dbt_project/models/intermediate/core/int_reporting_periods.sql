@@ -1,0 +1,30 @@
+{#-
+    The periods the warehouse reports on: dim_period rows whose period has started by the data
+    cut-off, for the cut-off's assessment year and the `reporting_history_years` before it.
+    Every indicator model computes its window [window_start, period_end] for these rows only.
+-#}
+{%- set cutoff = var('data_cutoff_date') -%}
+
+with periods as (
+    select * from {{ ref('dim_period') }}
+),
+
+final as (
+    select
+        period_key,
+        period_type,
+        period_start,
+        period_end,
+        window_start,
+        months_elapsed,
+        assessment_year,
+        provisional_until,
+        provisional_until > '{{ cutoff }}'::date as is_provisional
+    from periods
+    where
+        period_start <= '{{ cutoff }}'::date
+        and assessment_year >= extract(year from '{{ cutoff }}'::date)::integer
+        - {{ var('reporting_history_years') }}
+)
+
+select * from final

@@ -1,0 +1,132 @@
+{{ config(materialized='table') }}
+
+{#-
+    One row per service record of every person-level service entity (entity, record_id), with
+    the merged person, the service date and the date exclusions of spec §5/§6:
+    - service_after_cutoff: dated after the data cut-off (var data_cutoff_date, default
+      current_date; this is the only place that reads it);
+    - service_before_birth: dated before the person's birth date (for a newborn visit without
+      an EHR, the birth date on the visit);
+    - service_after_death: dated after the person's death (not applied to death registrations).
+    A record whose person_record_id matches no EHR is unknown_person_record (a newborn visit
+    still counts through its mother's EHR). Indicator models join their staging model on
+    (entity, record_id) and keep `not is_excluded`. is_dynamic_record marks the entities that
+    count as dynamic EHR records for EHR_USAGE (spec §2).
+-#}
+{%- set cutoff_var = var('data_cutoff_date', none) -%}
+{%- set cutoff_sql = ("date '" ~ cutoff_var ~ "'") if cutoff_var else 'current_date' -%}
+{%- set service_entities = [
+    {'entity': 'family_doctor_contracts', 'date': 'start_date', 'dynamic': false},
+    {'entity': 'htn_registry', 'date': 'enrolled_on', 'dynamic': false},
+    {'entity': 't2d_registry', 'date': 'enrolled_on', 'dynamic': false},
+    {'entity': 'smd_registry', 'date': 'enrolled_on', 'dynamic': false},
+    {'entity': 'htn_followups', 'date': 'followup_date', 'dynamic': true},
+    {'entity': 't2d_followups', 'date': 'followup_date', 'dynamic': true},
+    {'entity': 'smd_followups', 'date': 'followup_date', 'dynamic': true},
+    {'entity': 'health_exams', 'date': 'exam_date', 'dynamic': true},
+    {'entity': 'pregnancies', 'date': 'registered_on', 'dynamic': true},
+    {'entity': 'prenatal_exams', 'date': 'exam_date', 'dynamic': true},
+    {'entity': 'deliveries', 'date': 'delivery_date', 'dynamic': true, 'facility': none},
+    {'entity': 'postpartum_visits', 'date': 'visit_date', 'dynamic': true},
+    {'entity': 'postpartum_42d_checks', 'date': 'check_date', 'dynamic': true},
+    {'entity': 'newborn_visits', 'date': 'visit_date', 'dynamic': true,
+     'birth': 'birth_date', 'mother': 'mother_person_record_id'},
+    {'entity': 'child_health_checks', 'date': 'check_date', 'dynamic': true},
+    {'entity': 'child_tcm_guidance', 'date': 'guidance_date', 'dynamic': true},
+    {'entity': 'vaccinations', 'date': 'vaccination_date', 'dynamic': true},
+    {'entity': 'deaths', 'date': 'death_date', 'dynamic': false, 'facility': none},
+] -%}
+
+with ehr_map as (
+
+    select * from {{ ref('int_person_ehr_map') }}
+
+),
+
+persons as (
+
+    select * from {{ ref('int_persons') }}
+
+),
+
+org_units as (
+
+    select * from {{ ref('int_org_units') }}
+
+),
+
+services as (
+    {% for e in service_entities %}
+        select
+            '{{ e.entity }}' as entity,
+            record_id,
+            person_record_id,
+            {{ e.get('mother') or 'null' }}::text as mother_person_record_id,
+            {{ e.date }} as service_date,
+            {{ e.get('facility', 'facility_code') or 'null' }}::text as facility_code,
+            {{ e.get('birth') or 'null::date' }} as record_birth_date,
+            {{ 'true' if e.dynamic else 'false' }} as is_dynamic_record
+        from {{ ref('stg_platform__' ~ e.entity) }}
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+),
+
+joined as (
+
+    select
+        s.entity,
+        s.record_id,
+        s.person_record_id,
+        m.person_key,
+        mm.person_key as mother_person_key,
+        s.service_date,
+        s.facility_code,
+        s.facility_code is null or o.org_unit_code is not null as is_known_facility,
+        s.is_dynamic_record,
+        coalesce(p.birth_date, s.record_birth_date) as person_birth_date,
+        p.death_date as person_death_date,
+        s.service_date > {{ cutoff_sql }} as is_after_cutoff,
+        coalesce(s.service_date < coalesce(p.birth_date, s.record_birth_date), false)
+            as is_before_birth,
+        s.entity <> 'deaths' and coalesce(s.service_date > p.death_date, false)
+            as is_after_death,
+        m.person_key is null and mm.person_key is null as is_unknown_person
+    from services as s
+    left join ehr_map as m on s.person_record_id = m.ehr_record_id
+    left join ehr_map as mm on s.mother_person_record_id = mm.ehr_record_id
+    left join persons as p on m.person_key = p.person_key
+    left join org_units as o on s.facility_code = o.org_unit_code
+
+),
+
+final as (
+
+    select
+        entity,
+        record_id,
+        person_record_id,
+        person_key,
+        mother_person_key,
+        service_date,
+        facility_code,
+        is_known_facility,
+        is_dynamic_record,
+        person_birth_date,
+        person_death_date,
+        is_after_cutoff,
+        is_before_birth,
+        is_after_death,
+        is_unknown_person,
+        is_after_cutoff or is_before_birth or is_after_death as is_excluded_date,
+        case
+            when is_after_cutoff then 'service_after_cutoff'
+            when is_before_birth then 'service_before_birth'
+            when is_after_death then 'service_after_death'
+            when is_unknown_person then 'unknown_person_record'
+        end as exclusion_reason,
+        is_after_cutoff or is_before_birth or is_after_death or is_unknown_person as is_excluded
+    from joined
+
+)
+
+select * from final

@@ -1,0 +1,308 @@
+{{ config(materialized='table') }}
+
+{#-
+    Every exclusion and data-quality flag of spec §5/§6, one row per (entity, record_id, field,
+    reason). exclusion_action says what the models do with it:
+    - value_set_to_null: an implausible measurement (out of range, or SBP <= DBP) is treated as
+      missing in the staging model (<m> null, <m>_raw kept); the visit still counts;
+    - record_excluded: a service dated after the data cut-off, before birth or after death, or
+      attached to no known EHR (int_service_records.is_excluded);
+    - flagged_kept: unknown facility code on a service, invalid / missing / inconsistent ID
+      number (the record is kept and counted, flagged for correction);
+    - attributed_to_township_facility: an EHR whose managing-facility code is unknown (the person
+      falls back to the facility of their township);
+    - person_excluded: a person with neither a known managing facility nor a known township;
+    - merged: a duplicate EHR copy merged into its person (spec §6 duplicates).
+    raw_value holds the offending measurement or code as text (never an ID number).
+-#}
+{%- set measures = [
+    {'entity': 'htn_followups', 'fields': [
+        ('sbp', 'sbp'), ('dbp', 'dbp'), ('weight_kg', 'weight_kg')]},
+    {'entity': 't2d_followups', 'fields': [
+        ('fasting_glucose_mmol_l', 'fbg'), ('sbp', 'sbp'), ('dbp', 'dbp'),
+        ('weight_kg', 'weight_kg')]},
+    {'entity': 'health_exams', 'fields': [
+        ('sbp', 'sbp'), ('dbp', 'dbp'), ('height_cm', 'height_cm'), ('weight_kg', 'weight_kg'),
+        ('fasting_glucose_mmol_l', 'fbg')]},
+    {'entity': 'pregnancies', 'fields': [
+        ('gestational_week_at_registration', 'gestational_week')]},
+    {'entity': 'prenatal_exams', 'fields': [
+        ('sbp', 'sbp'), ('dbp', 'dbp'), ('weight_kg', 'weight_kg')]},
+    {'entity': 'postpartum_visits', 'fields': [('sbp', 'sbp'), ('dbp', 'dbp')]},
+    {'entity': 'newborn_visits', 'fields': [('birth_weight_g', 'birth_weight_g')]},
+    {'entity': 'child_health_checks', 'fields': [('weight_kg', 'weight_kg')]},
+] -%}
+
+with service_records as (
+
+    select * from {{ ref('int_service_records') }}
+
+),
+
+residents as (
+
+    select * from {{ ref('stg_platform__residents') }}
+
+),
+
+ehr_map as (
+
+    select * from {{ ref('int_person_ehr_map') }}
+
+),
+
+persons as (
+
+    select * from {{ ref('int_persons') }}
+
+),
+
+org_units as (
+
+    select * from {{ ref('int_org_units') }}
+
+),
+
+report_submissions as (
+
+    select * from {{ ref('stg_platform__report_submissions') }}
+
+),
+
+measurements as (
+    {% for m in measures %}
+        {%- set outer_loop = loop %}
+        {%- for field, measure in m.fields %}
+            select
+                '{{ m.entity }}' as entity,
+                record_id,
+                '{{ field }}' as field,
+                {{ field }}_raw::text as raw_value,
+                case
+                    when not {{ is_plausible(field ~ '_raw', measure) }}
+                        then '{{ measure }}_out_of_range'
+                    else 'sbp_not_above_dbp'
+                end as reason,
+                'value_set_to_null' as exclusion_action
+            from {{ ref('stg_platform__' ~ m.entity) }}
+            where {{ field }}_raw is not null and {{ field }} is null
+            {% if not (outer_loop.last and loop.last) %}union all{% endif %}
+        {%- endfor %}
+    {%- endfor %}
+),
+
+measurement_exclusions as (
+
+    select
+        x.entity,
+        x.record_id,
+        s.person_key,
+        s.service_date as event_date,
+        x.field,
+        x.raw_value,
+        x.reason,
+        x.exclusion_action
+    from measurements as x
+    left join service_records as s
+        on x.entity = s.entity and x.record_id = s.record_id
+
+),
+
+record_exclusions as (
+
+    select
+        entity,
+        record_id,
+        person_key,
+        service_date as event_date,
+        null::text as field,
+        null::text as raw_value,
+        exclusion_reason as reason,
+        'record_excluded' as exclusion_action
+    from service_records
+    where is_excluded
+
+),
+
+unknown_service_facilities as (
+
+    select
+        entity,
+        record_id,
+        person_key,
+        service_date as event_date,
+        'facility_code' as field,
+        facility_code as raw_value,
+        'unknown_facility_code' as reason,
+        'flagged_kept' as exclusion_action
+    from service_records
+    where not is_known_facility
+
+),
+
+unknown_report_facilities as (
+
+    select
+        'report_submissions' as entity,
+        r.record_id,
+        null::text as person_key,
+        r.report_month as event_date,
+        'facility_code' as field,
+        r.facility_code as raw_value,
+        'unknown_facility_code' as reason,
+        'flagged_kept' as exclusion_action
+    from report_submissions as r
+    left join org_units as o on r.facility_code = o.org_unit_code
+    where o.org_unit_code is null
+
+),
+
+resident_flags as (
+
+    select
+        r.record_id,
+        r.person_key,
+        r.ehr_created_on,
+        r.managing_facility_code,
+        r.id_missing,
+        r.id_check_digit_valid,
+        r.id_consistent_with_birth_sex,
+        o.org_unit_code is not null as is_known_managing_facility,
+        p.attributed_facility_code,
+        m.is_primary_copy
+    from residents as r
+    inner join ehr_map as m on r.record_id = m.ehr_record_id
+    inner join persons as p on r.person_key = p.person_key
+    left join org_units as o
+        on
+            r.managing_facility_code = o.org_unit_code
+            and o.org_level in ('facility', 'station')
+
+),
+
+resident_exclusions as (
+
+    select
+        'residents' as entity,
+        record_id,
+        person_key,
+        ehr_created_on as event_date,
+        'id_number' as field,
+        null::text as raw_value,
+        'id_missing' as reason,
+        'flagged_kept' as exclusion_action
+    from resident_flags
+    where id_missing
+
+    union all
+
+    select
+        'residents' as entity,
+        record_id,
+        person_key,
+        ehr_created_on as event_date,
+        'id_number' as field,
+        null::text as raw_value,
+        'id_check_digit_invalid' as reason,
+        'flagged_kept' as exclusion_action
+    from resident_flags
+    where not id_check_digit_valid
+
+    union all
+
+    select
+        'residents' as entity,
+        record_id,
+        person_key,
+        ehr_created_on as event_date,
+        'id_number' as field,
+        null::text as raw_value,
+        'id_inconsistent_with_birth_sex' as reason,
+        'flagged_kept' as exclusion_action
+    from resident_flags
+    where not id_consistent_with_birth_sex
+
+    union all
+
+    select
+        'residents' as entity,
+        record_id,
+        person_key,
+        ehr_created_on as event_date,
+        'managing_facility_code' as field,
+        managing_facility_code as raw_value,
+        'unknown_managing_facility' as reason,
+        case
+            when attributed_facility_code is not null then 'attributed_to_township_facility'
+            else 'flagged_kept'
+        end as exclusion_action
+    from resident_flags
+    where not is_known_managing_facility
+
+    union all
+
+    select
+        'residents' as entity,
+        record_id,
+        person_key,
+        ehr_created_on as event_date,
+        null::text as field,
+        null::text as raw_value,
+        'duplicate_ehr_merged' as reason,
+        'merged' as exclusion_action
+    from resident_flags
+    where not is_primary_copy
+
+),
+
+person_exclusions as (
+
+    select
+        'residents' as entity,
+        primary_ehr_record_id as record_id,
+        person_key,
+        ehr_created_on as event_date,
+        null::text as field,
+        managing_facility_code as raw_value,
+        'no_attributable_facility' as reason,
+        'person_excluded' as exclusion_action
+    from persons
+    where is_excluded_no_facility
+
+),
+
+unioned as (
+
+    select * from measurement_exclusions
+    union all
+    select * from record_exclusions
+    union all
+    select * from unknown_service_facilities
+    union all
+    select * from unknown_report_facilities
+    union all
+    select * from resident_exclusions
+    union all
+    select * from person_exclusions
+
+),
+
+final as (
+
+    select
+        md5(
+            entity || '|' || record_id || '|' || coalesce(field, '') || '|' || reason
+        ) as exclusion_id,
+        entity,
+        record_id,
+        person_key,
+        event_date,
+        field,
+        raw_value,
+        reason,
+        exclusion_action
+    from unioned
+
+)
+
+select * from final
