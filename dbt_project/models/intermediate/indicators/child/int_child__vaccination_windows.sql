@@ -1,0 +1,50 @@
+{{ config(materialized='table') }}
+
+{#-
+    CH_VACCINATION per window (spec §2 Children): one row per child x scheduled dose x reporting
+    period for the doses that are due (int_child__vaccination_due_doses.is_due: alive, record
+    not moved out) with a due date in the window [window_start, period_end] (denominator),
+    flagged is_received when the child received that dose at any date up to the data cut-off
+    (numerator; a dose given after the window end still counts).
+
+    Deliberate choice: a due date after the data cut-off (var data_cutoff_date) is not yet due,
+    so the window is capped at least(period_end, cut-off). Without the cap the current year's
+    window (e.g. period 2026 with a November cut-off) would count children due in December as
+    unvaccinated. Periods that ended before the cut-off are unaffected.
+-#}
+{%- set cutoff = var('data_cutoff_date') -%}
+
+with due_doses as (
+
+    select * from {{ ref('int_child__vaccination_due_doses') }}
+
+),
+
+periods as (
+
+    select * from {{ ref('int_reporting_periods') }}
+
+),
+
+final as (
+
+    select
+        d.person_key,
+        d.vaccine_code,
+        d.dose_number,
+        r.period_key,
+        d.facility_code,
+        d.schedule_version,
+        d.due_date,
+        d.first_received_on,
+        d.is_received
+    from due_doses as d
+    inner join periods as r
+        on
+            d.due_date >= r.window_start
+            and d.due_date <= least(r.period_end, '{{ cutoff }}'::date)
+    where d.is_due
+
+)
+
+select * from final
