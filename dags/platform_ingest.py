@@ -39,7 +39,7 @@ def platform_ingest():
     def list_entities() -> list[str]:
         return ingest_tasks.entities_to_ingest()
 
-    @task(max_active_tis_per_dagrun=2)
+    @task(max_active_tis_per_dagrun=4)
     def ingest(entity: str) -> dict:
         return ingest_tasks.ingest_entity(entity, get_current_context())
 

@@ -43,7 +43,7 @@ def test_ingest_produces_the_raw_platform_asset(dagbag) -> None:
     dag = dagbag.dags["platform_ingest"]
     outlets = [o.name for o in dag.get_task("reconcile").outlets]
     assert outlets == ["raw_platform"]
-    assert dag.get_task("ingest").max_active_tis_per_dagrun == 2
+    assert dag.get_task("ingest").max_active_tis_per_dagrun == 4
 
 
 def test_dag_files_are_wiring_only() -> None:

@@ -25,6 +25,10 @@ def stack():
     try:
         yield settings
     finally:
+        logs = settings.home / "airflow" / "logs"
+        if logs.exists():  # keep the logs of the last run for a failure's post-mortem
+            shutil.rmtree("/tmp/phw-stack-test-logs", ignore_errors=True)
+            shutil.copytree(logs, "/tmp/phw-stack-test-logs", dirs_exist_ok=True)
         manage.down(settings)
         pgcluster.stop(settings)
         shutil.rmtree(settings.home, ignore_errors=True)

@@ -110,6 +110,9 @@ def run_pipeline(settings: Settings, say: Say, timeout: float = 3600) -> RunRepo
     for dag_id in ASSET_SCHEDULED_DAGS:
         run = _wait_for_asset_run(client, dag_id, started_at, timeout)
         report.runs.append((dag_id, run["dag_run_id"], run["state"]))
+        if run["state"] != "success":
+            states = client.task_states(dag_id, run["dag_run_id"])
+            report.failed_tasks[dag_id] = [t for t, s in states.items() if s == "failed"]
         say(f"{dag_id} (scheduled on assets): {run['state']}")
     return report
 

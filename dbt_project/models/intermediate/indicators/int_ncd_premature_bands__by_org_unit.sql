@@ -1,0 +1,84 @@
+{#-
+    OUT_NCD_PREMATURE inputs per org unit, year and 5-year age band (30–34 … 65–69): deaths from
+    the four major NCD cause groups and the official population, summed up the hierarchy.
+    WHO SDG 3.4.1: M = deaths / population, q = 5M / (1 + 2.5M); the indicator is 1 − Π(1 − q).
+-#}
+
+with bands as (
+    select * from {{ ref('int_indicator__ncd_premature_bands') }}
+),
+
+org_units as (
+    select * from {{ ref('int_org_units') }}
+),
+
+facilities as (
+    select
+        org_unit_code as facility_code,
+        township_code,
+        district_code
+    from org_units
+    where org_level = 'facility'
+),
+
+joined as (
+    select
+        bands.period_key,
+        bands.band_start_age,
+        bands.deaths,
+        bands.population,
+        facilities.facility_code,
+        facilities.township_code,
+        facilities.district_code
+    from bands
+    inner join facilities on bands.facility_code = facilities.facility_code
+),
+
+by_level as (
+    select
+        'facility' as org_level,
+        facility_code as org_unit_code,
+        period_key,
+        band_start_age,
+        sum(deaths) as deaths,
+        sum(population) as population
+    from joined
+    group by facility_code, period_key, band_start_age
+    union all
+    select
+        'township' as org_level,
+        township_code as org_unit_code,
+        period_key,
+        band_start_age,
+        sum(deaths) as deaths,
+        sum(population) as population
+    from joined
+    group by township_code, period_key, band_start_age
+    union all
+    select
+        'district' as org_level,
+        district_code as org_unit_code,
+        period_key,
+        band_start_age,
+        sum(deaths) as deaths,
+        sum(population) as population
+    from joined
+    group by district_code, period_key, band_start_age
+),
+
+final as (
+    select
+        org_level,
+        org_unit_code,
+        period_key,
+        band_start_age,
+        band_start_age + 4 as band_end_age,
+        deaths,
+        population,
+        deaths::numeric / nullif(population, 0) as mortality_rate,
+        5 * (deaths::numeric / nullif(population, 0))
+        / (1 + 2.5 * (deaths::numeric / nullif(population, 0))) as death_probability
+    from by_level
+)
+
+select * from final
