@@ -1,0 +1,211 @@
+{{ config(materialized='table') }}
+
+{#-
+    Severe mental disorders (spec §2 Chronic disease): one row per merged person x reporting
+    period for every person whose SMD registry card puts them in care during the window
+    (enrolled_on <= period_end, not withdrawn before window_start), with:
+    - is_registered: a card in care with one of the 6 diagnoses (精神分裂症, 分裂情感性障碍,
+      偏执性精神病, 双相情感障碍, 癫痫所致精神障碍, 精神发育迟滞伴发精神障碍) and living at home
+      (living_at_home true; unknown = not at home), the person alive at window_start (the
+      managed-patient rule of the chronic section; no age limit) and attributed to a facility;
+    - months_in_care / required_followups as for hypertension: months from max(window_start,
+      enrolment month) to period_end inclusive, ceil(months / 3);
+    - qualifying_followups: distinct dates in the window of face-to-face follow-ups with a
+      danger-level assessment (danger_level 0-5). The required follow-ups of the chronic section
+      are face-to-face: telephone follow-ups do not count;
+    - is_std_managed: registered and qualifying_followups >= required_followups;
+    - is_stable: registered and the most recent follow-up in the window (any mode; ties on the
+      date: highest record id) has stability 稳定 (基本稳定, 不稳定 or none are not stable); no
+      follow-up in the window = not stable.
+    Registry cards and follow-ups count only when int_service_records does not exclude them.
+-#}
+
+{%- set danger_level_min = 0 -%}
+{%- set danger_level_max = 5 -%}
+{%- set stable_value = '稳定' -%}
+
+with periods as (
+
+    select * from {{ ref('int_reporting_periods') }}
+
+),
+
+persons as (
+
+    select * from {{ ref('int_persons') }}
+
+),
+
+service_records as (
+
+    select * from {{ ref('int_service_records') }}
+
+),
+
+smd_registry as (
+
+    select * from {{ ref('stg_platform__smd_registry') }}
+
+),
+
+smd_followups as (
+
+    select * from {{ ref('stg_platform__smd_followups') }}
+
+),
+
+valid_services as (
+
+    select
+        entity,
+        record_id,
+        person_key
+    from service_records
+    where not is_excluded and person_key is not null
+
+),
+
+registry_cards as (
+
+    select
+        s.person_key,
+        r.enrolled_on,
+        r.withdrawn_on
+    from smd_registry as r
+    inner join valid_services as s
+        on s.entity = 'smd_registry' and r.record_id = s.record_id
+    where
+        btrim(r.diagnosis) in (
+            '精神分裂症',
+            '分裂情感性障碍',
+            '偏执性精神病',
+            '双相情感障碍',
+            '癫痫所致精神障碍',
+            '精神发育迟滞伴发精神障碍'
+        )
+        and coalesce(r.living_at_home, false)
+
+),
+
+registry_windows as (
+
+    select
+        c.person_key,
+        p.period_key,
+        min(c.enrolled_on) as enrolled_on
+    from registry_cards as c
+    inner join periods as p
+        on
+            c.enrolled_on <= p.period_end
+            and (c.withdrawn_on is null or c.withdrawn_on >= p.window_start)
+    group by c.person_key, p.period_key
+
+),
+
+followups_in_window as (
+
+    select
+        s.person_key,
+        p.period_key,
+        f.record_id,
+        f.followup_date,
+        coalesce(f.is_face_to_face, false) as is_face_to_face,
+        coalesce(
+            f.danger_level between {{ danger_level_min }} and {{ danger_level_max }}, false
+        ) as has_danger_assessment,
+        f.stability
+    from smd_followups as f
+    inner join valid_services as s
+        on s.entity = 'smd_followups' and f.record_id = s.record_id
+    inner join periods as p
+        on f.followup_date between p.window_start and p.period_end
+
+),
+
+followup_counts as (
+
+    select
+        person_key,
+        period_key,
+        count(*) as followups_in_window,
+        count(distinct followup_date) filter (where is_face_to_face and has_danger_assessment)
+            as qualifying_followups
+    from followups_in_window
+    group by person_key, period_key
+
+),
+
+last_followups as (
+
+    select distinct on (person_key, period_key)
+        person_key,
+        period_key,
+        followup_date as last_followup_date,
+        stability as last_stability
+    from followups_in_window
+    order by person_key asc, period_key asc, followup_date desc, record_id desc
+
+),
+
+joined as (
+
+    select
+        rw.person_key,
+        rw.period_key,
+        p.window_start,
+        p.period_end,
+        pr.attributed_facility_code as facility_code,
+        rw.enrolled_on,
+        pr.death_date,
+        pr.death_date is null or pr.death_date >= p.window_start as is_alive_at_window_start,
+        {{ months_between_inclusive('greatest(p.window_start, rw.enrolled_on)', 'p.period_end') }}
+            as months_in_care,
+        coalesce(fc.followups_in_window, 0) as followups_in_window,
+        coalesce(fc.qualifying_followups, 0) as qualifying_followups,
+        lf.last_followup_date,
+        lf.last_stability
+    from registry_windows as rw
+    inner join periods as p on rw.period_key = p.period_key
+    inner join persons as pr on rw.person_key = pr.person_key
+    left join followup_counts as fc
+        on rw.person_key = fc.person_key and rw.period_key = fc.period_key
+    left join last_followups as lf
+        on rw.person_key = lf.person_key and rw.period_key = lf.period_key
+
+),
+
+flagged as (
+
+    select
+        *,
+        ceil(months_in_care / 3.0)::integer as required_followups,
+        is_alive_at_window_start and facility_code is not null as is_registered
+    from joined
+
+),
+
+final as (
+
+    select
+        person_key,
+        period_key,
+        window_start,
+        period_end,
+        facility_code,
+        enrolled_on,
+        death_date,
+        is_alive_at_window_start,
+        is_registered,
+        months_in_care,
+        required_followups,
+        followups_in_window,
+        qualifying_followups,
+        is_registered and qualifying_followups >= required_followups as is_std_managed,
+        last_followup_date,
+        last_stability,
+        is_registered and coalesce(last_stability = '{{ stable_value }}', false) as is_stable
+    from flagged
+
+)
+
+select * from final

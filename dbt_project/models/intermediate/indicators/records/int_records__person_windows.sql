@@ -1,0 +1,283 @@
+{{ config(materialized='table') }}
+
+{#-
+    Health records and family doctors (spec §2): one row per merged person x reporting period
+    for every person who, at the window end (period_end), has an active EHR or an active
+    family-doctor contract, with the flags that int_indicator__records counts.
+
+    Every fact is first turned into date spans [span_start, span_end] (the window ends at
+    which it holds), merged per person and fact into a date multirange (range_agg), and each
+    person's multiranges are then tested against every period_end (@>). This avoids
+    aggregating person x period rows and stays fast for a large district:
+    - ehr: each EHR copy from its creation date to the day before it was closed (死亡 / 迁出 or
+      any other closure). A person has an active EHR when any copy is open at period_end and
+      the person is alive at period_end (int_persons.death_date > period_end or null): the
+      earliest creation date of the copies counts (spec §6) and a copy closed with 迁出 stops
+      counting on its close date (closed on period_end = moved out at window end).
+    - contract: start_date .. end_date (open-ended without an end date): active at period_end
+      when start <= period_end and (end is null or end >= period_end).
+    - dynamic: a dynamic record (int_service_records.is_dynamic_record) dated d lies in the
+      12 months ending at period_end (period_end + 1 day - 12 months .. period_end) exactly when
+      period_end is in [d, d + 12 months - 1 day] (range_agg merges overlapping spans).
+    - pregnant: registered_on .. the day before the pregnancy was closed or its first delivery
+      (deliveries.pregnancy_record_id), whichever comes first ("registered, not yet delivered").
+    - registry: hypertension / type 2 diabetes / severe mental disorder registry card from
+      enrolled_on to the day before withdrawn_on (any diagnosis, any age).
+    Service-type records (contracts, registry cards, pregnancies, deliveries, dynamic records)
+    count only when int_service_records does not exclude them (after the data cut-off, before
+    birth, after death, unknown EHR); records of every copy of a duplicated EHR belong to the
+    merged person. Persons without an attributable facility (is_excluded_no_facility) are left
+    out. Ages are completed years at period_end (age 0-6 = under 7 at period_end).
+-#}
+
+{%- set open_end = "date '9999-12-31'" -%}
+{%- set elderly_min_age = 65 -%}
+{%- set child_max_age = 6 -%}
+
+with periods as (
+
+    select * from {{ ref('int_reporting_periods') }}
+
+),
+
+persons as (
+
+    select * from {{ ref('int_persons') }}
+
+),
+
+residents as (
+
+    select * from {{ ref('stg_platform__residents') }}
+
+),
+
+service_records as (
+
+    select * from {{ ref('int_service_records') }}
+
+),
+
+contracts as (
+
+    select * from {{ ref('stg_platform__family_doctor_contracts') }}
+
+),
+
+pregnancies as (
+
+    select * from {{ ref('stg_platform__pregnancies') }}
+
+),
+
+deliveries as (
+
+    select * from {{ ref('stg_platform__deliveries') }}
+
+),
+
+htn_registry as (
+
+    select * from {{ ref('stg_platform__htn_registry') }}
+
+),
+
+t2d_registry as (
+
+    select * from {{ ref('stg_platform__t2d_registry') }}
+
+),
+
+smd_registry as (
+
+    select * from {{ ref('stg_platform__smd_registry') }}
+
+),
+
+valid_services as (
+
+    select
+        entity,
+        record_id,
+        person_key,
+        service_date,
+        is_dynamic_record
+    from service_records
+    where not is_excluded and person_key is not null
+
+),
+
+ehr_spans as (
+
+    select
+        person_key,
+        'ehr' as fact,
+        ehr_created_on as span_start,
+        coalesce(ehr_closed_on - 1, {{ open_end }}) as span_end
+    from residents
+    where ehr_created_on is not null
+
+),
+
+contract_spans as (
+
+    select
+        s.person_key,
+        'contract' as fact,
+        c.start_date as span_start,
+        coalesce(c.end_date, {{ open_end }}) as span_end
+    from contracts as c
+    inner join valid_services as s
+        on s.entity = 'family_doctor_contracts' and c.record_id = s.record_id
+    where c.start_date is not null
+
+),
+
+dynamic_dates as (
+
+    select distinct
+        person_key,
+        service_date
+    from valid_services
+    where is_dynamic_record and service_date is not null
+
+),
+
+dynamic_spans as (
+
+    select
+        person_key,
+        'dynamic' as fact,
+        service_date as span_start,
+        (service_date + interval '12 months')::date - 1 as span_end
+    from dynamic_dates
+
+),
+
+first_deliveries as (
+
+    select
+        d.pregnancy_record_id,
+        min(d.delivery_date) as first_delivery_date
+    from deliveries as d
+    inner join valid_services as s
+        on s.entity = 'deliveries' and d.record_id = s.record_id
+    where d.pregnancy_record_id is not null
+    group by d.pregnancy_record_id
+
+),
+
+pregnancy_spans as (
+
+    select
+        s.person_key,
+        'pregnant' as fact,
+        pg.registered_on as span_start,
+        coalesce(least(pg.closed_on, fd.first_delivery_date) - 1, {{ open_end }}) as span_end
+    from pregnancies as pg
+    inner join valid_services as s
+        on s.entity = 'pregnancies' and pg.record_id = s.record_id
+    left join first_deliveries as fd on pg.record_id = fd.pregnancy_record_id
+    where pg.registered_on is not null
+
+),
+
+registry_spans as (
+    {% for registry in ['htn_registry', 't2d_registry', 'smd_registry'] %}
+        select
+            s.person_key,
+            'registry' as fact,
+            r.enrolled_on as span_start,
+            coalesce(r.withdrawn_on - 1, {{ open_end }}) as span_end
+        from {{ registry }} as r
+        inner join valid_services as s
+            on s.entity = '{{ registry }}' and r.record_id = s.record_id
+        where r.enrolled_on is not null
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+spans as (
+
+    select * from ehr_spans
+    union all
+    select * from contract_spans
+    union all
+    select * from dynamic_spans
+    union all
+    select * from pregnancy_spans
+    union all
+    select * from registry_spans
+
+),
+
+person_date_sets as (
+
+    select
+        person_key,
+        range_agg(daterange(span_start, span_end, '[]')) filter (where fact = 'ehr')
+            as open_ehr_dates,
+        range_agg(daterange(span_start, span_end, '[]')) filter (where fact = 'contract')
+            as contract_dates,
+        range_agg(daterange(span_start, span_end, '[]')) filter (where fact = 'dynamic')
+            as dynamic_record_dates,
+        range_agg(daterange(span_start, span_end, '[]')) filter (where fact = 'pregnant')
+            as pregnant_dates,
+        range_agg(daterange(span_start, span_end, '[]')) filter (where fact = 'registry')
+            as registry_dates
+    from spans
+    where span_start <= span_end
+    group by person_key
+
+),
+
+flagged as (
+
+    select
+        ds.person_key,
+        p.period_key,
+        pr.attributed_facility_code as facility_code,
+        extract(year from age(p.period_end, pr.birth_date))::integer as age_at_window_end,
+        pr.death_date is null or pr.death_date > p.period_end as is_alive_at_window_end,
+        coalesce(ds.open_ehr_dates @> p.period_end, false) as has_open_ehr_copy,
+        coalesce(ds.contract_dates @> p.period_end, false) as has_contract_in_force,
+        coalesce(ds.dynamic_record_dates @> p.period_end, false) as has_dynamic_record_12m,
+        coalesce(ds.pregnant_dates @> p.period_end, false) as is_pregnant,
+        coalesce(ds.registry_dates @> p.period_end, false) as is_in_chronic_registry
+    from person_date_sets as ds
+    inner join persons as pr on ds.person_key = pr.person_key
+    cross join periods as p
+    where
+        not pr.is_excluded_no_facility
+        and (ds.open_ehr_dates @> p.period_end or ds.contract_dates @> p.period_end)
+
+),
+
+final as (
+
+    select
+        person_key,
+        period_key,
+        facility_code,
+        age_at_window_end,
+        is_alive_at_window_end,
+        has_open_ehr_copy and is_alive_at_window_end as is_active_ehr,
+        has_dynamic_record_12m,
+        has_contract_in_force and is_alive_at_window_end as has_active_contract,
+        coalesce(age_at_window_end >= {{ elderly_min_age }}, false) as is_aged_65_plus,
+        coalesce(age_at_window_end between 0 and {{ child_max_age }}, false) as is_aged_0_6,
+        is_pregnant,
+        is_in_chronic_registry,
+        coalesce(
+            age_at_window_end >= {{ elderly_min_age }}
+            or age_at_window_end between 0 and {{ child_max_age }},
+            false
+        )
+        or is_pregnant
+        or is_in_chronic_registry as is_key_population
+    from flagged
+    where is_alive_at_window_end and (has_open_ehr_copy or has_contract_in_force)
+
+)
+
+select * from final
