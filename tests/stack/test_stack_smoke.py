@@ -39,9 +39,7 @@ def _raw_counts(settings) -> dict[str, int]:
         tables = conn.execute(
             "select tablename from pg_tables where schemaname = 'raw' order by 1"
         ).fetchall()
-        return {
-            t: conn.execute(f'select count(*) from raw."{t}"').fetchone()[0] for (t,) in tables
-        }
+        return {t: conn.execute(f'select count(*) from raw."{t}"').fetchone()[0] for (t,) in tables}
 
 
 def test_main_job_runs_the_pipeline_and_every_service_answers(stack) -> None:
