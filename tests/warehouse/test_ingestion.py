@@ -355,3 +355,27 @@ def test_incremental_one_day_pulls_only_the_increment(
     assert first.counts.received > 0 and second.counts.received > 0
     assert first.counts.received + second.counts.received == total
     assert second.counts.duplicates == 0
+
+
+def test_parallel_first_runs_do_not_race_on_table_creation(
+    warehouse_settings, admin_dsn: str, loader_dsn: str
+) -> None:
+    """Mapped ingest tasks start together on an empty warehouse: DDL must be serialised."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from phwarehouse.ingestion import raw_store
+
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(
+            "drop table if exists raw.quarantine, ops.load_audit, ops.watermarks,"
+            " ops.file_ingestions cascade"
+        )
+
+    def create(_: int) -> None:
+        with psycopg.connect(loader_dsn) as conn:
+            raw_store.ensure_ops_tables(conn)
+            raw_store.ensure_entity_table(conn, "deaths")
+            conn.commit()
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(create, range(8)))

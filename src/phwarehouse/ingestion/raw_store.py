@@ -131,11 +131,17 @@ def table_name(entity: str) -> str:
     return entity
 
 
+DDL_LOCK = "select pg_advisory_xact_lock(hashtext('phwarehouse.raw.ddl'))"
+
+
 def ensure_ops_tables(conn: psycopg.Connection) -> None:
+    """Create the bookkeeping tables; serialised, since parallel tasks race on `if not exists`."""
+    conn.execute(DDL_LOCK)
     conn.execute(OPS_DDL)
 
 
 def ensure_entity_table(conn: psycopg.Connection, entity: str) -> None:
+    conn.execute(DDL_LOCK)
     conn.execute(ENTITY_TABLE_DDL.format(table=table_name(entity)))
 
 
