@@ -103,7 +103,14 @@ Maternal
       gestational age < 13 completed weeks: (registered_on − LMP) // 7, or
       ``gestational_week_at_registration`` when LMP is missing (a recorded week outside 4–42 is
       missing). Registration is the first prenatal examination (建册). No link = not registered.
-  M3. Prenatal exams: records linked to the delivery's pregnancy, dated ≤ the delivery date.
+  M3. Prenatal exams: records linked to the delivery's pregnancy, dated ≤ the delivery date,
+      counted as distinct exam DATES (examination visits): two records of the same pregnancy on
+      the same day count once, even with different ``record_id`` / ``exam_number`` / readings.
+      The spec's "≥ 5 prenatal examinations" counts examination visits (产前检查次数, the 5
+      scheduled visits of the 规范 spread over the pregnancy), and a same-day second record is
+      a double entry, not a second visit (§6 merges every EHR copy's services into one person,
+      which makes such double entries possible). Agreed with the warehouse
+      (int_maternal__deliveries.prenatal_exam_count).
   M4. Postpartum visit / 42-day check linked to the delivery by ``delivery_record_id``, or (null
       link) by the same merged mother within 90 days after the delivery. The visit must be in
       [discharge, discharge + 28 days] (delivery date when discharge is missing); the 42-day
@@ -112,9 +119,17 @@ Maternal
 Children
   C1. Live births (maternal and child denominators, IMR/U5MR/MMR) = Σ ``live_births`` of the M1
       cohort.
-  C2. CH_NEWBORN_VISIT: distinct newborns (merged person of ``person_record_id``; if that EHR is
-      unknown, the raw reference, with the visit's ``birth_date`` and the mother's attribution)
-      born in the window with a visit 0–28 days after birth.
+  C2. CH_NEWBORN_VISIT: the numerator is a subset of the denominator (the C1 live births): a
+      live birth is visited when a newborn visit 0–28 days after birth links it to its delivery —
+      the visit's mother (``mother_person_record_id`` → merged person) is the delivering mother
+      and the newborn's birth date (its EHR's, else the visit's ``birth_date``) or the visit's
+      ``birth_date`` equals the delivery date. Newborns are distinct (merged person of
+      ``person_record_id``; if that EHR is unknown, the raw reference); at most ``live_births``
+      visited newborns count per delivery. Newborns whose mother has no EHR / delivery record
+      in the district (``mother_person_record_id`` null) are not live births of the cohort and
+      do not count here (they do count for CH_HEALTH_MGMT). Reconciled with the warehouse:
+      the spec's numerator is "live births in the window with ≥ 1 visit", i.e. a subset of its
+      denominator; counting unlinked newborns could push the rate above 100 %.
   C3. CH_HEALTH_MGMT: distinct children with a child health check or newborn visit in the window
       while under 7 years old.
   C4. CH_TCM: children with an EHR created ≤ T whose eligibility span [birth + 6 months,
@@ -123,8 +138,13 @@ Children
       window inside the span.
   C5. CH_VACCINATION: children with an EHR created ≤ T (attributable), schedule rows chosen by
       birth date (seed versions), due = birth + age_months (calendar months), due in the window,
-      alive at the due date (P3); received = a record of the same vaccine (``-`` read as ``_``)
-      and dose number at any date ≤ cut-off (and not before birth).
+      alive at the due date (P3) and whose record was not closed as moved out (迁出) before the
+      due date (a child who has left the district is no longer due here — the same rule as C4's
+      closed EHR and EHR_FILING's "not moved out"; reconciled with the warehouse); received = a
+      record of the same vaccine (``-`` read as ``_``) and dose number at any date ≤ cut-off
+      (and not before birth). "EHR created ≤ T" (with T the window end) is the reconciled rule
+      for "with a health record" in C4 and C5: a child registered after the window is in none
+      of that window's counts.
 
 Outcomes
   O1. Deaths = the person's earliest death record in the year (one per merged person) of an
@@ -999,7 +1019,8 @@ def maternal_family(ds: Dataset, w: Window) -> dict[str, tuple[Number, Number]]:
         on="pregnancy_record_id",
     )
     exams = exams[exams["event_date"] <= exams["delivery_date"]]
-    n_exams = preg_id.map(exams.groupby("pregnancy_record_id").size()).fillna(0)
+    # distinct exam dates: same-day records are one examination visit (choice M3)
+    n_exams = preg_id.map(exams.groupby("pregnancy_record_id")["event_date"].nunique()).fillna(0)
 
     base = cohort["discharge_date"].fillna(cohort["delivery_date"])
     base_by_id = pd.Series(base.values, index=cohort["record_id"])
@@ -1024,11 +1045,12 @@ def maternal_family(ds: Dataset, w: Window) -> dict[str, tuple[Number, Number]]:
 
 
 def newborn_visits(ds: Dataset) -> pd.DataFrame:
-    """Newborn visits with newborn_key, birth date and attribution (choice C2)."""
+    """Newborn visits with newborn_key, birth date, mother_key and attribution (choice C2)."""
     nv = ds.entities["newborn_visits"].copy()
     nv["newborn_key"] = nv["person_key"].fillna(nv["person_record_id"])
     nv["birth"] = lookup_date(nv["person_key"], ds.persons["birth_date"]).fillna(nv["birth_date"])
     mother = nv["mother_person_record_id"].map(ds.record_to_person)
+    nv["mother_key"] = mother
     attributable = ds.persons["attributable"]
     own = nv["person_key"].map(attributable)
     nv["attributable"] = own.fillna(mother.map(attributable)).fillna(False).astype(bool)
@@ -1041,10 +1063,8 @@ def children_family(ds: Dataset, w: Window, pop: pd.DataFrame) -> dict[str, tupl
     births = int(cohort["births"].sum())
 
     nv = newborn_visits(ds)
+    n_newborn = visited_live_births(nv, cohort)
     nv = nv[nv["attributable"]]
-    age_days = (nv["event_date"] - nv["birth"]).dt.days
-    ok = w.contains(nv["birth"]) & age_days.between(0, 28)
-    n_newborn = nv.loc[ok, "newborn_key"].nunique()
 
     checks = ds.attributable(ds.entities["child_health_checks"])
     checks = checks.assign(birth=lookup_date(checks["person_key"], ds.persons["birth_date"]))
@@ -1067,6 +1087,32 @@ def children_family(ds: Dataset, w: Window, pop: pd.DataFrame) -> dict[str, tupl
         "CH_TCM": tcm,
         "CH_VACCINATION": (vac_num, vac_den),
     }
+
+
+def visited_live_births(nv: pd.DataFrame, cohort: pd.DataFrame) -> int:
+    """CH_NEWBORN_VISIT numerator: cohort live births visited 0–28 days after birth (C2).
+
+    ``nv`` as returned by :func:`newborn_visits`; ``cohort`` as :func:`delivery_cohort`. A visit
+    links to a delivery of the same merged mother whose date equals the newborn's birth date
+    (EHR or visit); at most ``births`` distinct newborns count per delivery.
+    """
+    if nv.empty or cohort.empty:
+        return 0
+    visits = nv.dropna(subset=["mother_key"])
+    links = visits.merge(
+        cohort[["record_id", "person_key", "delivery_date", "births"]].rename(
+            columns={"record_id": "delivery_id", "person_key": "mother_key"}
+        ),
+        on="mother_key",
+        suffixes=("", "_dlv"),
+    )
+    visit_birth = pd.to_datetime(links["birth_date"])
+    same_day = (links["birth"] == links["delivery_date"]) | (visit_birth == links["delivery_date"])
+    age_days = (links["event_date"] - links["delivery_date"]).dt.days
+    links = links[same_day & age_days.between(0, 28)]
+    visited = links.groupby("delivery_id")["newborn_key"].nunique()
+    births = cohort.set_index("record_id")["births"]
+    return int(visited.clip(upper=births.reindex(visited.index)).sum())
 
 
 def child_tcm(ds: Dataset, w: Window) -> tuple[int, int]:
@@ -1110,7 +1156,8 @@ def vaccination_doses(ds: Dataset, w: Window) -> pd.DataFrame:
         applies = (born >= dose["valid_for_birth_from"]) & (born <= dose["valid_for_birth_to"])
         sub = kids[applies]
         due = add_months(sub["birth_date"], int(dose["age_months"]))
-        due_ok = w.contains(due) & ~(sub["death_date"] < due)
+        moved_out = sub["ehr_closed_on"].where(sub["close_reason"] == "迁出")
+        due_ok = w.contains(due) & ~(sub["death_date"] < due) & ~(moved_out < due)
         for key in sub.index[due_ok]:
             rows.append(
                 {

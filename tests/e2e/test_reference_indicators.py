@@ -540,6 +540,31 @@ def test_maternal_indicators(tmp_path: Path) -> None:
     assert r["MAT_SYS_MGMT"] == (1, 5)  # M1
 
 
+def test_same_day_prenatal_exams_count_once_for_system_management(tmp_path: Path) -> None:
+    # M7: early registration, 5 exam records of the linked pregnancy but two on the same day
+    # (exam_number 2 and 3, different readings) -> 4 exam dates (choice M3) -> not managed;
+    # M8: the same plus a fifth exam date -> managed
+    f = _maternal_feed(tmp_path)
+    for rid, days in [
+        ("M7", ["2025-03-01", "2025-05-01", "2025-05-01", "2025-07-01", "2025-08-01"]),
+        ("M8", ["2025-03-01", "2025-05-01", "2025-05-01", "2025-07-01", "2025-08-01",
+                "2025-09-01"]),
+    ]:  # fmt: skip
+        m = f.ehr(rid, "1992-01-01", sex="2")
+        p = f.service("pregnancies", m, registered_on="2025-03-01", lmp="2025-01-01")
+        for n, day in enumerate(days, start=1):
+            f.service("prenatal_exams", m, pregnancy_record_id=p, exam_date=day, exam_number=n,
+                      sbp=100 + n)  # fmt: skip
+        d = f.service("deliveries", m, pregnancy_record_id=p, delivery_date="2025-10-01",
+                      discharge_date="2025-10-04", outcome="活产", live_births=1)  # fmt: skip
+        f.service("postpartum_visits", m, delivery_record_id=d, visit_date="2025-10-20")
+        f.service("postpartum_42d_checks", m, delivery_record_id=d, check_date="2025-11-12")
+    r = compute(f)
+    # live births 5 + M7 + M8 = 7; managed: M1 and M8 (M7 has 4 exam dates)
+    assert r["MAT_SYS_MGMT"] == (2, 7)
+    assert r["MAT_EARLY_REG"] == (4, 7)
+
+
 def test_newborn_visits_and_child_health_management(tmp_path: Path) -> None:
     f = _maternal_feed(tmp_path)
     c1 = f.ehr("C1", "2018-06-01")  # 6 y 11 m at the check -> counts
@@ -553,6 +578,34 @@ def test_newborn_visits_and_child_health_management(tmp_path: Path) -> None:
     assert r["CH_NEWBORN_VISIT"] == (3, 5)
     # children 0-6 with a check or newborn visit in 2025: B1, B2A, B2B (30-day visit), B5, C1
     assert r["CH_HEALTH_MGMT"] == (5, 20)
+
+
+def test_newborn_visit_numerator_is_live_births_of_the_cohort(tmp_path: Path) -> None:
+    # Reconciled rule (choice C2): a visit counts only when it links the newborn to a cohort
+    # delivery (same merged mother, birth date = delivery date), at most live_births per delivery.
+    f = _maternal_feed(tmp_path)
+    # B9: own EHR, mother without a district EHR / delivery record (mother reference null),
+    # visited at 5 days -> not a live birth of the cohort: not in CH_NEWBORN_VISIT
+    b9 = f.ehr("B9", "2025-07-01", created="2025-07-01")
+    f.service("newborn_visits", b9, mother_person_record_id=None,
+              mother_id_number="410108199001010000", visit_date="2025-07-06",
+              birth_date="2025-07-01")  # fmt: skip
+    # NB_RAW: no EHR, mother M3 (whose own baby B3 had no visit), born on M3's delivery date,
+    # visited at 10 days -> M3's live birth is visited
+    f.service("newborn_visits", "NB_RAW", mother_person_record_id="M3", visit_date="2025-10-11",
+              birth_date="2025-10-01")  # fmt: skip
+    # NB_M: mother M3 but born 2025-10-05 (no delivery of M3 that day) -> not linked
+    f.service("newborn_visits", "NB_M", mother_person_record_id="M3", visit_date="2025-10-08",
+              birth_date="2025-10-05")  # fmt: skip
+    # NB_X: a second visited newborn of M1's single live birth -> capped at 1 (B1 already counts)
+    f.service("newborn_visits", "NB_X", mother_person_record_id="M1", visit_date="2025-10-05",
+              birth_date="2025-10-01")  # fmt: skip
+    r = compute(f)
+    # live births 5 (M1, M2 twins, M3, M5); visited: M1 (B1), M2 twin A, M3 (NB_RAW), M5 (B5)
+    assert r["CH_NEWBORN_VISIT"] == (4, 5)
+    # every visited newborn still counts for child health management: B1, B2A, B2B, B5, B9,
+    # NB_RAW, NB_M, NB_X
+    assert r["CH_HEALTH_MGMT"] == (8, 20)
 
 
 def test_child_tcm(tmp_path: Path) -> None:
@@ -611,6 +664,30 @@ def test_vaccination_with_2025_dtap_change(tmp_path: Path) -> None:
     )
     assert tuple(breakdown.loc[("DTaP", 1)]) == (2, 2)  # V1 (2025 schedule) and V2
     assert tuple(breakdown.loc[("MMR", 1)]) == (0, 1)
+
+
+def test_vaccination_moved_out_and_late_health_record(tmp_path: Path) -> None:
+    # Reconciled rules (choice C5): a child whose record was closed as moved out (迁出) before
+    # the due date is not due; "with a health record" = EHR created <= window end.
+    f = Feed(tmp_path)
+
+    def vac(p: str, code: str, dose: object, day: str) -> None:
+        f.service("vaccinations", p, vaccine_code=code, vaccine_name=code, dose_number=dose,
+                  vaccination_date=day)  # fmt: skip
+
+    # W1 born 2024-10-15 (2021 schedule), moved out 2025-02-15: due before / on the move-out
+    # day: IPV2, DTaP1 (01-15), bOPV1, DTaP2 (02-15) = 4, received IPV2 and DTaP1; the 7 doses
+    # due after 02-15 are not due here
+    w1 = f.ehr("W1", "2024-10-15", created="2024-10-20", closed="2025-02-15", reason="迁出")
+    vac(w1, "IPV", 2, "2025-01-15")
+    vac(w1, "DTaP", 1, "2025-01-15")
+    # W2 born 2025-12-31, EHR created 2026-01-05 (after the window): HepB1 / BCG due on
+    # 2025-12-31 and received, but W2 had no health record in 2025 -> nowhere
+    w2 = f.ehr("W2", "2025-12-31", created="2026-01-05")
+    vac(w2, "HepB", 1, "2025-12-31")
+    vac(w2, "BCG", 1, "2025-12-31")
+    r = compute(f)
+    assert r["CH_VACCINATION"] == (2, 4)
 
 
 # --- outcomes ------------------------------------------------------------------------------------

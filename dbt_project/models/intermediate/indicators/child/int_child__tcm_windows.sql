@@ -18,7 +18,13 @@
     - guidance records excluded in int_service_records count nowhere; a guidance by any facility
       counts for the child's attributed facility;
     - the window is capped at the data cut-off (var data_cutoff_date): a child who only reaches
-      6 months after the cut-off is not (yet) in the denominator of the current period.
+      6 months after the cut-off is not (yet) in the denominator of the current period;
+    - "with a health record" is evaluated at the (capped) window end: the merged person's
+      earliest EHR creation date must be <= window end. A child whose record was only created
+      after the window (e.g. registered in 2026) is in no 2025 denominator or numerator, even
+      when a guidance record dated in 2025 links to it (spec §1 evaluates statuses at the window
+      end, like EHR_FILING's "created <= window end"; the annual value does not change when
+      records are created later).
 -#}
 {%- set cutoff = var('data_cutoff_date') -%}
 {%- set tcm_min_age_months = 6 -%}
@@ -67,6 +73,7 @@ children as (
         p.birth_date,
         p.death_date,
         p.moved_out_on,
+        p.ehr_created_on,
         (p.birth_date + interval '{{ tcm_min_age_months }} months')::date as aged_from,
         (p.birth_date + interval '{{ tcm_max_age_months + 1 }} months')::date - 1 as aged_to
     from persons as p
@@ -97,6 +104,7 @@ eligible as (
         on
             c.aged_from <= r.window_end
             and c.aged_to >= r.window_start
+            and c.ehr_created_on <= r.window_end
 
 ),
 

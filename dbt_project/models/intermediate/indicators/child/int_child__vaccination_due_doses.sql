@@ -20,6 +20,9 @@
       Vaccine codes are compared after normalisation (trimmed, upper-cased, '-' -> '_'): the
       platform sends JE-L / MPSV-A / MPSV-AC / HepA-L where the seed has JE_L / MPSV_A ...
       Records without a vaccine code or dose number cannot match a scheduled dose.
+    - ehr_created_on (earliest EHR creation of the merged person) is carried along: "with a
+      health record" is a per-window test (created <= window end) applied in
+      int_child__vaccination_windows.
 -#}
 
 with persons as (
@@ -69,7 +72,8 @@ children as (
         p.attributed_facility_code as facility_code,
         p.birth_date,
         p.death_date,
-        p.moved_out_on
+        p.moved_out_on,
+        p.ehr_created_on
     from persons as p
     cross join reporting_range as rr
     where
@@ -88,6 +92,7 @@ scheduled_doses as (
         c.birth_date,
         c.death_date,
         c.moved_out_on,
+        c.ehr_created_on,
         s.schedule_version,
         s.vaccine_code,
         s.dose_number,
@@ -146,6 +151,7 @@ final as (
         d.due_date,
         d.death_date,
         d.moved_out_on,
+        d.ehr_created_on,
         coalesce(d.death_date >= d.due_date, true) as is_alive_at_due_date,
         coalesce(d.moved_out_on >= d.due_date, true) as is_record_open_at_due_date,
         coalesce(d.death_date >= d.due_date, true)

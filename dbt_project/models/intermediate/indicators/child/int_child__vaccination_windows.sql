@@ -11,6 +11,13 @@
     so the window is capped at least(period_end, cut-off). Without the cap the current year's
     window (e.g. period 2026 with a November cut-off) would count children due in December as
     unvaccinated. Periods that ended before the cut-off are unaffected.
+
+    Deliberate choice: "children with a health record" (spec §2) is evaluated at the (capped)
+    window end: the child's earliest EHR creation date must be <= least(period_end, cut-off).
+    A child registered after the window (e.g. a 2026 move-in, or a 2025-12-31 newborn whose
+    record was created in January) is not in that window's denominator or numerator, so a
+    closed year's value does not change when records are created later (as EHR_FILING's
+    "created <= window end").
 -#}
 {%- set cutoff = var('data_cutoff_date') -%}
 
@@ -43,6 +50,7 @@ final as (
         on
             d.due_date >= r.window_start
             and d.due_date <= least(r.period_end, '{{ cutoff }}'::date)
+            and d.ehr_created_on <= least(r.period_end, '{{ cutoff }}'::date)
     where d.is_due
 
 )

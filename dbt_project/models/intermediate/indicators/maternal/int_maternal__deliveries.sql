@@ -16,8 +16,12 @@
       explicitly (pregnancy_link_method explicit / mother_fallback / null = none).
     - pregnancy -> prenatal exams: exams whose pregnancy_record_id is the linked pregnancy, plus
       the mother's exams without a resolvable pregnancy_record_id dated after her previous
-      delivery; only exams dated on or before the delivery date count. Exams on the same date
-      count once (duplicate EHR copies).
+      delivery; only exams dated on or before the delivery date count. Exams are counted as
+      distinct exam DATES (examination visits): two records on the same day count once, even
+      from the same EHR copy with different record ids, exam_number or readings — spec §2
+      "≥ 5 prenatal examinations" counts examination visits (产前检查次数; the 5 scheduled
+      visits spread over the pregnancy), and a same-day second record is a double entry (spec
+      silent; choice agreed with the e2e reference, M3).
     - delivery -> postpartum visits / 42-day checks: records whose delivery_record_id is this
       delivery; records without a resolvable delivery_record_id belong to the mother's
       delivery they follow (dated on or after this delivery and before her next delivery).
