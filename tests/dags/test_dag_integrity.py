@@ -9,7 +9,26 @@ DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 
 @pytest.fixture(scope="module")
 def dagbag():
+    """Parse the DAG folder the way the DAG processor does once `phw up` wrote the manifest."""
+    import subprocess
+    import sys
+
     from airflow.dag_processing.dagbag import DagBag
+
+    project = DAGS_FOLDER.parent / "dbt_project"
+    subprocess.run(
+        [
+            f"{sys.prefix}/bin/dbt",
+            "parse",
+            "--project-dir",
+            str(project),
+            "--profiles-dir",
+            str(project),
+            "--quiet",
+        ],
+        check=True,
+        capture_output=True,
+    )
 
     return DagBag(dag_folder=str(DAGS_FOLDER))
 
