@@ -1,7 +1,9 @@
 """Airflow DAG `file_drop_ingest`: file drops into the raw schema, each file once (by SHA-256).
 
 The statistics bureau's official population CSVs (drops/population/*.csv) and the platform's
-monthly XLSX exports (drops/platform/**/*.xlsx). Produces the `raw_population` asset.
+monthly XLSX exports (drops/platform/**/*.xlsx). Produces the `raw_population` asset only: the
+transform waits for both `raw_platform` (the API feed) and `raw_population`, so rows from an XLSX
+drop are modelled with the next platform run.
 """
 
 from datetime import datetime, timedelta
@@ -9,7 +11,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import dag, get_current_context, task
 
 from phwarehouse.pipeline import ingest_tasks
-from phwarehouse.pipeline.assets import RAW_PLATFORM, RAW_POPULATION
+from phwarehouse.pipeline.assets import RAW_POPULATION
 
 
 @dag(
@@ -23,7 +25,7 @@ from phwarehouse.pipeline.assets import RAW_PLATFORM, RAW_POPULATION
     doc_md=__doc__,
 )
 def file_drop_ingest():
-    @task(outlets=[RAW_POPULATION, RAW_PLATFORM])
+    @task(outlets=[RAW_POPULATION])
     def ingest_drops() -> list[dict]:
         return ingest_tasks.ingest_file_drops(get_current_context())
 

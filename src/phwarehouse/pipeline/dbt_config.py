@@ -47,7 +47,7 @@ def execution_config() -> ExecutionConfig:
 def render_config() -> RenderConfig:
     return RenderConfig(
         load_method=LoadMode.DBT_MANIFEST if MANIFEST.exists() else LoadMode.DBT_LS,
-        test_behavior=TestBehavior.AFTER_EACH,
+        test_behavior=TestBehavior.AFTER_ALL,
         emit_datasets=False,
         dbt_deps=False,
     )
