@@ -23,3 +23,23 @@
 {% macro plausible_or_null(expr, measure) -%}
     (case when {{ is_plausible(expr, measure) }} then ({{ expr }}) end)
 {%- endmacro %}
+
+{#-
+    The cleaned blood-pressure columns of a staging model (spec §5/§6): `sbp` and `dbp` are the
+    raw readings when plausible, null otherwise, and both null when each is in range but
+    SBP ≤ DBP (a swapped pair); `has_plausible_bp` is true for a usable pair.
+-#}
+{% macro cleaned_blood_pressure(sbp_raw='sbp_raw', dbp_raw='dbp_raw') -%}
+    {%- set both_in_range -%}
+        {{ is_plausible(sbp_raw, 'sbp') }} and {{ is_plausible(dbp_raw, 'dbp') }}
+    {%- endset -%}
+    case
+        when {{ both_in_range }} and {{ sbp_raw }} <= {{ dbp_raw }} then null
+        else {{ plausible_or_null(sbp_raw, 'sbp') }}
+    end as sbp,
+    case
+        when {{ both_in_range }} and {{ sbp_raw }} <= {{ dbp_raw }} then null
+        else {{ plausible_or_null(dbp_raw, 'dbp') }}
+    end as dbp,
+    coalesce({{ both_in_range }} and {{ sbp_raw }} > {{ dbp_raw }}, false) as has_plausible_bp
+{%- endmacro %}

@@ -153,35 +153,14 @@ final as (
         tcm_constitution,
         tcm_guidance,
         sbp_raw,
-        case
-            when
-                {{ is_plausible('sbp_raw', 'sbp') }}
-                and {{ is_plausible('dbp_raw', 'dbp') }}
-                and sbp_raw <= dbp_raw
-                then null
-            else {{ plausible_or_null('sbp_raw', 'sbp') }}
-        end as sbp,
         dbp_raw,
-        case
-            when
-                {{ is_plausible('sbp_raw', 'sbp') }}
-                and {{ is_plausible('dbp_raw', 'dbp') }}
-                and sbp_raw <= dbp_raw
-                then null
-            else {{ plausible_or_null('dbp_raw', 'dbp') }}
-        end as dbp,
+        {{ cleaned_blood_pressure() }},
         height_cm_raw,
         {{ plausible_or_null('height_cm_raw', 'height_cm') }} as height_cm,
         weight_kg_raw,
         {{ plausible_or_null('weight_kg_raw', 'weight_kg') }} as weight_kg,
         fasting_glucose_mmol_l_raw,
         {{ plausible_or_null('fasting_glucose_mmol_l_raw', 'fbg') }} as fasting_glucose_mmol_l,
-        coalesce(
-            {{ is_plausible('sbp_raw', 'sbp') }}
-            and {{ is_plausible('dbp_raw', 'dbp') }}
-            and sbp_raw > dbp_raw,
-            false
-        ) as has_plausible_bp,
         coalesce({{ is_plausible('fasting_glucose_mmol_l_raw', 'fbg') }}, false)
             as has_plausible_fbg
     from typed

@@ -66,29 +66,8 @@ final as (
         visit_date,
         breastfeeding,
         sbp_raw,
-        case
-            when
-                {{ is_plausible('sbp_raw', 'sbp') }}
-                and {{ is_plausible('dbp_raw', 'dbp') }}
-                and sbp_raw <= dbp_raw
-                then null
-            else {{ plausible_or_null('sbp_raw', 'sbp') }}
-        end as sbp,
         dbp_raw,
-        case
-            when
-                {{ is_plausible('sbp_raw', 'sbp') }}
-                and {{ is_plausible('dbp_raw', 'dbp') }}
-                and sbp_raw <= dbp_raw
-                then null
-            else {{ plausible_or_null('dbp_raw', 'dbp') }}
-        end as dbp,
-        coalesce(
-            {{ is_plausible('sbp_raw', 'sbp') }}
-            and {{ is_plausible('dbp_raw', 'dbp') }}
-            and sbp_raw > dbp_raw,
-            false
-        ) as has_plausible_bp
+        {{ cleaned_blood_pressure() }}
     from typed
 
 )
