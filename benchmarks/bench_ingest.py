@@ -1,0 +1,254 @@
+"""Benchmark: initial and one-day incremental ingest of the district profile over the HTTP API.
+
+Generates (or reuses) the district profile — 600,000 residents, 3 years — serves it with the
+platform simulator as of the day before the as-of date, ingests every entity into a throwaway
+PostgreSQL cluster, then serves the as-of date and ingests the one-day increment. Prints wall
+times, records/s and peak memory of the ingest process and of the server.
+
+    .venvs/pipeline/bin/python benchmarks/bench_ingest.py [--residents 600000] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from phwarehouse.ingestion.client import PlatformClient
+from phwarehouse.ingestion.contracts import ENTITIES
+from phwarehouse.ingestion.platform_ingest import ingest_entity
+from phwarehouse.settings import load_settings
+from phwarehouse.stack import manage, pgcluster
+from phwarehouse.stack.processes import free_port, http_ok, wait_for
+
+AS_OF = "2026-11-22"
+TOKEN = "bench"
+
+
+def _peak_rss_mib(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def _serve(data: Path, port: int, as_of: str) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "phwarehouse.platform",
+            "serve",
+            "--data",
+            str(data),
+            "--port",
+            str(port),
+            "--token",
+            TOKEN,
+            "--as-of",
+            as_of,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/health"), "platform", 120)
+    return proc
+
+
+def _ingest_some(args: tuple[str, str, list[str], str]) -> tuple[dict[str, int], float]:
+    dsn, url, entities, batch = args
+    totals = {"received": 0, "loaded": 0, "quarantined": 0, "duplicates": 0}
+    until = datetime.now(UTC) + timedelta(days=3650)
+    with PlatformClient(url, TOKEN, page_size=5000, timeout=60) as client:
+        for entity in entities:
+            counts = ingest_entity(dsn, client, entity, f"{batch}:{entity}", until).counts
+            assert counts.reconciles, (entity, counts)
+            for key in totals:
+                totals[key] += getattr(counts, key)
+    return totals, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def ingest_all(dsn: str, url: str, batch: str, workers: int) -> tuple[dict[str, int], float]:
+    """Ingest every entity, spread over `workers` processes (largest entities first)."""
+    sizes = {e: 0 for e in ENTITIES}
+    shares: list[list[str]] = [[] for _ in range(workers)]
+    load = [0] * workers
+    for entity in sorted(sizes, key=lambda e: -_feed_size(url, e)):
+        i = load.index(min(load))
+        shares[i].append(entity)
+        load[i] += _feed_size(url, entity)
+    totals = {"received": 0, "loaded": 0, "quarantined": 0, "duplicates": 0}
+    peak = 0.0
+    with ProcessPoolExecutor(workers) as pool:
+        for part, rss in pool.map(_ingest_some, [(dsn, url, s, batch) for s in shares if s]):
+            for key in totals:
+                totals[key] += part[key]
+            peak = max(peak, rss)
+    return totals, peak
+
+
+_SIZES: dict[str, int] = {}
+
+
+def _feed_size(url: str, entity: str) -> int:
+    if not _SIZES:
+        with PlatformClient(url, TOKEN) as client:
+            body = client.get_json("/api/v1/entities")
+        _SIZES.update({e["name"]: int(e["count"]) for e in body["entities"]})
+    return _SIZES.get(entity, 0)
+
+
+def _population_drop(settings, data: Path, dsn: str) -> None:
+    from phwarehouse.ingestion import file_drops
+
+    drops = settings.drop_dir / "population"
+    drops.mkdir(parents=True, exist_ok=True)
+    for csv in (data / "population").glob("*.csv"):
+        shutil.copy2(csv, drops / csv.name)
+    file_drops.ingest_drop_folder(dsn, settings.drop_dir, "bench")
+
+
+def _time_dbt(settings, label: str, full_refresh: bool = False) -> None:
+    import psycopg
+
+    project = Path(__file__).resolve().parents[1] / "dbt_project"
+    target = settings.home / "dbt_target"
+    cmd = [
+        str(Path(sys.prefix) / "bin" / "dbt"),
+        "build",
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(target / "logs"),
+        "--vars",
+        f"{{data_cutoff_date: '{AS_OF}'}}",
+    ]
+    if full_refresh:
+        cmd.append("--full-refresh")
+    started = time.monotonic()
+    result = subprocess.run(
+        cmd,
+        env={**os.environ, **settings.warehouse_env()},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    elapsed = time.monotonic() - started
+    summary = [line for line in result.stdout.splitlines() if "PASS=" in line]
+    with psycopg.connect(settings.pg.admin_url(settings.warehouse_db)) as conn:
+        size = conn.execute("select pg_database_size(current_database())").fetchone()[0]
+    print(
+        f"{label}: {elapsed:.1f}s, {summary[-1].split('Done. ')[-1] if summary else 'FAILED'}; "
+        f"warehouse size {size / 2**30:.2f} GiB"
+    )
+    if result.returncode != 0:
+        print(result.stdout[-3000:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--residents", type=int, default=600_000)
+    parser.add_argument(
+        "--data", type=Path, default=Path(tempfile.gettempdir()) / "phw_bench_district"
+    )
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--keep", action="store_true", help="keep the cluster and data")
+    parser.add_argument(
+        "--dbt", action="store_true", help="also time `dbt build` after each ingest"
+    )
+    args = parser.parse_args()
+
+    data: Path = args.data
+    manifest = data / "manifest.json"
+    if not manifest.exists() or json.loads(manifest.read_text()).get("residents") != args.residents:
+        shutil.rmtree(data, ignore_errors=True)
+        started = time.monotonic()
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "phwarehouse.platform",
+                "generate",
+                "--seed",
+                "42",
+                "--residents",
+                str(args.residents),
+                "--as-of",
+                AS_OF,
+                "--out",
+                str(data),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        print(f"generated district profile in {time.monotonic() - started:.1f}s")
+
+    home = Path(tempfile.mkdtemp(prefix="phw-bench-"))
+    home.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PHW_", "WAREHOUSE_"))}
+    env.update({"PHW_HOME": str(home), "PHW_PG_PORT": str(free_port())})
+    settings = load_settings(home, env)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    day_before = (date.fromisoformat(AS_OF) - timedelta(days=1)).isoformat()
+    try:
+        manage.start_database(settings)
+        dsn = settings.warehouse_url("loader")
+
+        server = _serve(data, port, day_before)
+        started = time.monotonic()
+        totals, peak = ingest_all(dsn, url, "initial", args.workers)
+        elapsed = time.monotonic() - started
+        server_peak = _peak_rss_mib(server.pid)
+        server.terminate()
+        server.wait()
+        print(
+            f"initial ingest (as of {day_before}): {totals['received']:,} records in "
+            f"{elapsed:.1f}s = {totals['received'] / elapsed:,.0f} records/s "
+            f"(loaded {totals['loaded']:,}, quarantined {totals['quarantined']:,}, "
+            f"duplicates {totals['duplicates']:,})"
+        )
+        print(f"  peak RSS: ingest process {peak:.0f} MiB, platform server {server_peak:.0f} MiB")
+        if args.dbt:
+            _population_drop(settings, data, dsn)
+            _time_dbt(settings, "full dbt build", full_refresh=True)
+
+        server = _serve(data, port, AS_OF)
+        started = time.monotonic()
+        totals, peak = ingest_all(dsn, url, "increment", args.workers)
+        elapsed = time.monotonic() - started
+        server.terminate()
+        server.wait()
+        print(
+            f"one-day incremental ingest (as of {AS_OF}): {totals['received']:,} records in "
+            f"{elapsed:.1f}s (loaded {totals['loaded']:,}); peak RSS {peak:.0f} MiB"
+        )
+        if args.dbt:
+            _time_dbt(settings, "incremental dbt build after the one-day ingest")
+    finally:
+        if not args.keep:
+            manage.down(settings)
+            pgcluster.stop(settings)
+            shutil.rmtree(home, ignore_errors=True)
+        else:
+            print(f"kept cluster in {home} (port {settings.pg.port})")
+
+
+if __name__ == "__main__":
+    main()
