@@ -56,6 +56,7 @@ test: setup ## install, start a throwaway cluster, run every test, tear down
 lint: setup ## ruff + sqlfluff
 	$(PIPE)/bin/ruff check src tests dags benchmarks
 	$(PIPE)/bin/ruff format --check src tests dags benchmarks
+	cd dbt_project && ../$(PIPE)/bin/sqlfluff lint models
 
 format: setup
 	$(PIPE)/bin/ruff format src tests dags benchmarks
@@ -65,8 +66,9 @@ lock: | $(UV) ## re-resolve the pinned requirements
 	$(UV) pip compile -q requirements/pipeline.in --python-version 3.11 -o requirements/pipeline.lock.txt
 	$(UV) pip compile -q requirements/superset.in --python-version 3.11 -o requirements/superset.lock.txt
 
-bench: setup ## the district-profile benchmarks (600,000 residents; minutes)
+bench: setup ## the district-profile benchmarks (600,000 residents; tens of minutes)
 	$(PIPE)/bin/python benchmarks/bench_generate.py
+	$(PIPE)/bin/python benchmarks/bench_ingest.py --dbt
 
 clean: stop ## remove local state and venvs
 	rm -rf .local $(VENVS)
