@@ -48,17 +48,53 @@ org_units as (
 ),
 
 facility_values as (
-    select indicator_code, facility_code, period_key, numerator, denominator from records
+    select
+        indicator_code,
+        facility_code,
+        period_key,
+        numerator,
+        denominator
+    from records
     union all
-    select indicator_code, facility_code, period_key, numerator, denominator from chronic
+    select
+        indicator_code,
+        facility_code,
+        period_key,
+        numerator,
+        denominator
+    from chronic
     union all
-    select indicator_code, facility_code, period_key, numerator, denominator from elderly
+    select
+        indicator_code,
+        facility_code,
+        period_key,
+        numerator,
+        denominator
+    from elderly
     union all
-    select indicator_code, facility_code, period_key, numerator, denominator from maternal
+    select
+        indicator_code,
+        facility_code,
+        period_key,
+        numerator,
+        denominator
+    from maternal
     union all
-    select indicator_code, facility_code, period_key, numerator, denominator from child
+    select
+        indicator_code,
+        facility_code,
+        period_key,
+        numerator,
+        denominator
+    from child
     union all
-    select indicator_code, facility_code, period_key, numerator, denominator from outcomes
+    select
+        indicator_code,
+        facility_code,
+        period_key,
+        numerator,
+        denominator
+    from outcomes
     union all
     select
         'OUT_NCD_PREMATURE' as indicator_code,

@@ -133,7 +133,9 @@ final as (
                 then case when targeted.value >= targeted.target_value then 'met' else 'not_met' end
             when targeted.target_comparator = '<='
                 then case when targeted.value <= targeted.target_value then 'met' else 'not_met' end
-            when targeted.target_comparator = 'decrease' and targeted.previous_year_value is not null
+            when
+                targeted.target_comparator = 'decrease'
+                and targeted.previous_year_value is not null
                 then
                     case
                         when targeted.value < targeted.previous_year_value then 'met'
