@@ -212,12 +212,14 @@ def main() -> None:
         dsn = settings.warehouse_url("loader")
 
         server = _serve(data, port, day_before)
-        started = time.monotonic()
-        totals, peak = ingest_all(dsn, url, "initial", args.workers)
-        elapsed = time.monotonic() - started
-        server_peak = _peak_rss_mib(server.pid)
-        server.terminate()
-        server.wait()
+        try:
+            started = time.monotonic()
+            totals, peak = ingest_all(dsn, url, "initial", args.workers)
+            elapsed = time.monotonic() - started
+            server_peak = _peak_rss_mib(server.pid)
+        finally:
+            server.terminate()
+            server.wait()
         print(
             f"initial ingest (as of {day_before}): {totals['received']:,} records in "
             f"{elapsed:.1f}s = {totals['received'] / elapsed:,.0f} records/s "
@@ -230,11 +232,13 @@ def main() -> None:
             _time_dbt(settings, "full dbt build", full_refresh=True)
 
         server = _serve(data, port, AS_OF)
-        started = time.monotonic()
-        totals, peak = ingest_all(dsn, url, "increment", args.workers)
-        elapsed = time.monotonic() - started
-        server.terminate()
-        server.wait()
+        try:
+            started = time.monotonic()
+            totals, peak = ingest_all(dsn, url, "increment", args.workers)
+            elapsed = time.monotonic() - started
+        finally:
+            server.terminate()
+            server.wait()
         print(
             f"one-day incremental ingest (as of {AS_OF}): {totals['received']:,} records in "
             f"{elapsed:.1f}s (loaded {totals['loaded']:,}); peak RSS {peak:.0f} MiB"
