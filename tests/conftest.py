@@ -76,18 +76,12 @@ def bi_dsn(warehouse_settings: Settings) -> str:
     return warehouse_settings.warehouse_url("bi")
 
 
-@pytest.fixture
-def clean_raw(admin_dsn: str) -> Iterator[None]:
-    """Empty the raw and ops schemas before a test that loads data."""
-
-    def wipe() -> None:
-        with psycopg.connect(admin_dsn, autocommit=True) as conn:
-            for schema in ("raw", "ops"):
-                tables = conn.execute(
-                    "select tablename from pg_tables where schemaname = %s", (schema,)
-                ).fetchall()
-                for (table,) in tables:
-                    conn.execute(f'drop table if exists {schema}."{table}" cascade')
-
-    wipe()
-    yield
+def wipe_raw(admin_dsn: str) -> None:
+    """Drop every table of the raw and ops schemas (ingestion recreates them)."""
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        for schema in ("raw", "ops"):
+            tables = conn.execute(
+                "select tablename from pg_tables where schemaname = %s", (schema,)
+            ).fetchall()
+            for (table,) in tables:
+                conn.execute(f'drop table if exists {schema}."{table}" cascade')

@@ -19,6 +19,7 @@ from reference_indicators import (
     compute_ncd_premature_bands,
     ncd_premature_value,
 )
+from tests.conftest import wipe_raw
 
 from phwarehouse.ingestion import file_drops
 from phwarehouse.ingestion.client import PlatformClient
@@ -57,12 +58,7 @@ def warehouse(
     district: Path, warehouse_settings, admin_dsn: str, loader_dsn: str, tmp_path_factory
 ) -> str:
     """Raw tables loaded from the API and file drops, then `dbt build` of the whole project."""
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        for schema in ("raw", "ops"):
-            for (table,) in conn.execute(
-                "select tablename from pg_tables where schemaname = %s", (schema,)
-            ).fetchall():
-                conn.execute(f'drop table {schema}."{table}" cascade')
+    wipe_raw(admin_dsn)
     server = make_server(district, "e2e", port=0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

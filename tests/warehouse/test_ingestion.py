@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from tests.conftest import wipe_raw
 
 from phwarehouse.ingestion import file_drops
 from phwarehouse.ingestion.client import PlatformClient, PlatformError
@@ -125,12 +126,7 @@ def raw_digest(dsn: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def initial(district: Path, warehouse_settings, admin_dsn: str, loader_dsn: str) -> dict:
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        for schema in ("raw", "ops"):
-            for (table,) in conn.execute(
-                "select tablename from pg_tables where schemaname = %s", (schema,)
-            ).fetchall():
-                conn.execute(f'drop table {schema}."{table}" cascade')
+    wipe_raw(admin_dsn)
     with serving(district) as url:
         return ingest_all(loader_dsn, url, "initial")
 
