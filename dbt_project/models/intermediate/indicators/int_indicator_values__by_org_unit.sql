@@ -152,34 +152,11 @@ facility_level as (
 ),
 
 by_level as (
-    select
-        indicator_code,
-        'facility' as org_level,
-        facility_code as org_unit_code,
-        period_key,
-        numerator,
-        denominator
-    from facility_level
-    union all
-    select
-        indicator_code,
-        'township' as org_level,
-        township_code as org_unit_code,
-        period_key,
-        sum(numerator) as numerator,
-        sum(denominator) as denominator
-    from facility_level
-    group by indicator_code, township_code, period_key
-    union all
-    select
-        indicator_code,
-        'district' as org_level,
-        district_code as org_unit_code,
-        period_key,
-        sum(numerator) as numerator,
-        sum(denominator) as denominator
-    from facility_level
-    group by indicator_code, district_code, period_key
+    {{ sum_by_org_level(
+        'facility_level',
+        group_by=['indicator_code', 'period_key'],
+        measures=['numerator', 'denominator'],
+    ) }}
 )
 
 select * from by_level

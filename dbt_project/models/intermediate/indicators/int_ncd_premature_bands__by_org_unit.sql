@@ -35,35 +35,11 @@ joined as (
 ),
 
 by_level as (
-    select
-        'facility' as org_level,
-        facility_code as org_unit_code,
-        period_key,
-        band_start_age,
-        sum(deaths) as deaths,
-        sum(population) as population
-    from joined
-    group by facility_code, period_key, band_start_age
-    union all
-    select
-        'township' as org_level,
-        township_code as org_unit_code,
-        period_key,
-        band_start_age,
-        sum(deaths) as deaths,
-        sum(population) as population
-    from joined
-    group by township_code, period_key, band_start_age
-    union all
-    select
-        'district' as org_level,
-        district_code as org_unit_code,
-        period_key,
-        band_start_age,
-        sum(deaths) as deaths,
-        sum(population) as population
-    from joined
-    group by district_code, period_key, band_start_age
+    {{ sum_by_org_level(
+        'joined',
+        group_by=['period_key', 'band_start_age'],
+        measures=['deaths', 'population'],
+    ) }}
 ),
 
 final as (

@@ -39,38 +39,11 @@ joined as (
 ),
 
 by_level as (
-    select
-        'facility' as org_level,
-        facility_code as org_unit_code,
-        vaccine_code,
-        dose_number,
-        period_key,
-        sum(children_due) as children_due,
-        sum(children_vaccinated) as children_vaccinated
-    from joined
-    group by facility_code, vaccine_code, dose_number, period_key
-    union all
-    select
-        'township' as org_level,
-        township_code as org_unit_code,
-        vaccine_code,
-        dose_number,
-        period_key,
-        sum(children_due) as children_due,
-        sum(children_vaccinated) as children_vaccinated
-    from joined
-    group by township_code, vaccine_code, dose_number, period_key
-    union all
-    select
-        'district' as org_level,
-        district_code as org_unit_code,
-        vaccine_code,
-        dose_number,
-        period_key,
-        sum(children_due) as children_due,
-        sum(children_vaccinated) as children_vaccinated
-    from joined
-    group by district_code, vaccine_code, dose_number, period_key
+    {{ sum_by_org_level(
+        'joined',
+        group_by=['vaccine_code', 'dose_number', 'period_key'],
+        measures=['children_due', 'children_vaccinated'],
+    ) }}
 ),
 
 final as (
