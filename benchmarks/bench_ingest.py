@@ -157,8 +157,19 @@ def _time_dbt(settings, label: str, full_refresh: bool = False) -> None:
         f"{label}: {elapsed:.1f}s, {summary[-1].split('Done. ')[-1] if summary else 'FAILED'}; "
         f"warehouse size {size / 2**30:.2f} GiB"
     )
+    _print_slowest(target / "run_results.json")
     if result.returncode != 0:
         print(result.stdout[-3000:])
+
+
+def _print_slowest(run_results: Path, top: int = 12) -> None:
+    """The dbt nodes that took longest (from dbt's run_results.json)."""
+    if not run_results.exists():
+        return
+    results = json.loads(run_results.read_text())["results"]
+    slowest = sorted(results, key=lambda r: r["execution_time"], reverse=True)[:top]
+    for r in slowest:
+        print(f"    {r['execution_time']:7.1f}s  {r['unique_id']}")
 
 
 def main() -> None:

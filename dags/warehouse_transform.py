@@ -31,6 +31,7 @@ def warehouse_transform():
         profile_config=dbt_config.profile_config(),
         execution_config=dbt_config.execution_config(),
         render_config=dbt_config.render_config(),
+        operator_args=dbt_config.operator_args(),
         default_args={"retries": 1},
     )
 

@@ -44,6 +44,17 @@ def execution_config() -> ExecutionConfig:
     )
 
 
+# Consumer sensors poke from the worker instead of deferring: a trigger that fires within a second
+# of deferral races the executor's defer-exit event (apache/airflow#66374, #72716, open in 3.3) and
+# the task is failed, then retried by re-running its model, which drops dependent views.
+CONSUMER_ARGS = {"deferrable": False, "poke_interval": 2}
+
+
+def operator_args() -> dict[str, object]:
+    """Arguments for every Cosmos task of the group (sensor settings apply to the consumers)."""
+    return dict(CONSUMER_ARGS)
+
+
 def render_config() -> RenderConfig:
     return RenderConfig(
         load_method=LoadMode.DBT_MANIFEST if MANIFEST.exists() else LoadMode.DBT_LS,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -45,7 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data", type=Path, required=True)
     s.add_argument("--port", type=int, default=8765)
     s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--token", required=True)
+    s.add_argument(
+        "--token",
+        default=os.environ.get("PLATFORM_API_TOKEN"),
+        help="bearer token clients must send (default: $PLATFORM_API_TOKEN, kept out of `ps`)",
+    )
     s.add_argument("--as-of", default=None, help="serve records updated up to this date")
     s.add_argument("--fault-rate-5xx", type=float, default=0.0)
     s.add_argument("--fault-rate-timeout", type=float, default=0.0)
@@ -58,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.command == "generate":
         from phwarehouse.platform.generate import GenerateConfig, generate
 
@@ -91,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             print(path)
         return 0
     if args.command == "serve":
+        if not args.token:
+            parser.error("serve needs --token or $PLATFORM_API_TOKEN")
         from phwarehouse.platform.server import FaultConfig, make_server
 
         server = make_server(

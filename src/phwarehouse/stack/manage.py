@@ -44,10 +44,10 @@ def platform_service(settings: Settings) -> Service:
             str(settings.platform_data_dir),
             "--port",
             str(settings.platform_port),
-            "--token",
-            settings.get("PLATFORM_API_TOKEN"),
         ],
-        dict(os.environ),
+        # the token goes by environment: not visible in `ps`, and a secret starting with "-"
+        # is not mistaken for an option
+        {**os.environ, "PLATFORM_API_TOKEN": settings.get("PLATFORM_API_TOKEN")},
         port=settings.platform_port,
         health_url=f"{settings.platform_url}/health",
     )

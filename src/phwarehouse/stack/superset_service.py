@@ -60,12 +60,11 @@ def init(settings: Settings) -> None:
         "Commission",
         "--email",
         "admin@localhost",
-        "--password",
-        password,
+        f"--password={password}",  # `=`: a generated secret may start with "-"
     )
     if "already exist" in (created.stdout + created.stderr):
         superset_cli(
-            settings, "fab", "reset-password", "--username", ADMIN_USER, "--password", password
+            settings, "fab", "reset-password", "--username", ADMIN_USER, f"--password={password}"
         )
     superset_cli(settings, "init")
     superset_cli(
@@ -73,8 +72,7 @@ def init(settings: Settings) -> None:
         "set-database-uri",
         "--database_name",
         WAREHOUSE_DATABASE_NAME,
-        "--uri",
-        settings.warehouse_url("bi", "postgresql+psycopg2"),
+        f"--uri={settings.warehouse_url('bi', 'postgresql+psycopg2')}",
     )
 
 
