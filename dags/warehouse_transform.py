@@ -1,13 +1,15 @@
 """Airflow DAG `warehouse_transform`: the dbt project (staging → intermediate → marts), via Cosmos.
 
 Scheduled on the raw assets: it runs once both the platform feed and the file drops have
-refreshed the raw schema. Cosmos renders one task per dbt node with its tests right after it;
-the `marts` asset is produced when every model and test has passed.
+refreshed the raw schema. Staging and the person x window tables are incremental; trigger with
+`{"full_refresh": true}` after changing seeds, vars or org units to rebuild them from scratch.
+Cosmos renders a task per dbt node (watcher mode: one `dbt build`, a sensor per node) and the
+tests after all models; the `marts` asset is produced when every model and test has passed.
 """
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import dag, task
+from airflow.sdk import Param, dag, task
 from cosmos import DbtTaskGroup
 
 from phwarehouse.pipeline import dbt_config
@@ -22,6 +24,11 @@ from phwarehouse.pipeline.assets import MARTS, RAW_PLATFORM, RAW_POPULATION
     max_active_runs=1,
     default_args={"retries": 1, "retry_delay": timedelta(seconds=30)},
     tags=["dbt", "transform"],
+    params={
+        "full_refresh": Param(
+            False, type="boolean", description="dbt --full-refresh: rebuild incremental models"
+        )
+    },
     doc_md=__doc__,
 )
 def warehouse_transform():

@@ -72,3 +72,16 @@ def test_dag_files_are_wiring_only() -> None:
         text = path.read_text()
         for word in forbidden:
             assert word not in text, f"{path.name} uses {word}"
+
+
+def test_transform_consumers_poke_and_full_refresh_follows_the_run_param(dagbag) -> None:
+    """Consumers must not defer (apache/airflow#66374: a trigger firing right after deferral
+    fails the task, and its retry re-runs the model, dropping dependent views); the dbt tasks
+    rebuild incremental models only when the run asks for it."""
+    dag = dagbag.dags["warehouse_transform"]
+    assert dag.params["full_refresh"] is False
+    consumers = [t for t in dag.tasks if hasattr(t, "poke_interval")]  # the Cosmos sensors
+    assert consumers, "no Cosmos watcher consumers rendered"
+    assert all(t.deferrable is False and t.mode == "poke" for t in consumers)
+    producer = dag.get_task("dbt.dbt_producer_watcher")
+    assert producer.full_refresh == "{{ params.full_refresh }}"

@@ -55,7 +55,8 @@ def empty_raw(warehouse_settings, loader_dsn: str) -> None:
 @pytest.fixture(scope="module")
 def built(warehouse_settings, empty_raw, tmp_path_factory) -> tuple[Path, str]:
     target = tmp_path_factory.mktemp("dbt_target")
-    result = run_dbt(warehouse_settings, "build", target=target)
+    # --full-refresh: the incremental models may hold another test's data (raw is wiped)
+    result = run_dbt(warehouse_settings, "build", "--full-refresh", target=target)
     return target, result.stdout if result.returncode == 0 else "FAILED\n" + result.stdout
 
 

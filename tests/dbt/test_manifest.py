@@ -78,3 +78,55 @@ def test_primary_keys_of_marts_are_tested_unique_and_not_null(manifest: dict) ->
     for uid, node in manifest["nodes"].items():
         if node["resource_type"] == "model" and node["fqn"][1] == "marts":
             assert {"unique", "not_null"} <= tests_by_model.get(uid, set()), node["name"]
+
+
+def _models(manifest: dict) -> list[dict]:
+    return [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+
+
+def _pre_hooks(node: dict) -> str:
+    return " ".join(h["sql"] for h in node["config"].get("pre-hook", []))
+
+
+def test_incremental_staging_models_read_new_loads_and_drop_tombstones(manifest: dict) -> None:
+    """An incremental staging model without the tombstone pre-hook would keep deleted records."""
+    staging = [m for m in _models(manifest) if m["fqn"][1] == "staging"]
+    incremental = [m for m in staging if m["config"]["materialized"] == "incremental"]
+    assert len(incremental) >= 20
+    for model in incremental:
+        assert model["config"]["unique_key"] == "record_id", model["name"]
+        assert "staging_loaded_since()" in model["raw_code"], model["name"]
+        assert "staging_delete_tombstoned(" in _pre_hooks(model), model["name"]
+
+
+def test_person_window_models_delete_their_scope_and_record_their_watermark(
+    manifest: dict,
+) -> None:
+    scoped = [m for m in _models(manifest) if "person_window_in_scope(" in m["raw_code"]]
+    assert {m["name"] for m in scoped} >= {
+        "int_records__person_windows",
+        "int_chronic__htn_t2d_windows",
+    }
+    for model in scoped:
+        assert model["config"]["materialized"] == "incremental", model["name"]
+        assert model["config"]["incremental_strategy"] == "append", model["name"]
+        assert "person_window_delete_scope(" in _pre_hooks(model), model["name"]
+        assert "inputs_loaded_through" in model["columns"], model["name"]
+
+
+def test_every_table_model_has_a_tested_or_enforced_key(manifest: dict) -> None:
+    tests_on: dict[str, set[str]] = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "test":
+            name = (node.get("test_metadata") or {}).get("name", "")
+            for uid in node["depends_on"]["nodes"]:
+                tests_on.setdefault(uid, set()).add(name)
+    missing = []
+    for model in _models(manifest):
+        if model["config"]["materialized"] not in ("table", "incremental"):
+            continue
+        enforced_pk = any(c["type"] == "primary_key" for c in model.get("constraints", []))
+        tested = tests_on.get(model["unique_id"], set())
+        if not (enforced_pk or "unique_combination_of_columns" in tested or "unique" in tested):
+            missing.append(model["name"])
+    assert missing == []

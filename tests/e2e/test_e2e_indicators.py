@@ -83,6 +83,7 @@ def warehouse(
         [
             str(warehouse_settings.venv_pipeline / "bin" / "dbt"),
             "build",
+            "--full-refresh",  # incremental models may hold another test's data (raw is wiped)
             "--project-dir",
             str(DBT_DIR),
             "--profiles-dir",

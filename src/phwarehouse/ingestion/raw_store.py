@@ -33,6 +33,7 @@ create table if not exists raw.{table} (
 );
 create index if not exists {table}_latest_idx on raw.{table} (record_id) where is_latest;
 create index if not exists {table}_updated_idx on raw.{table} (source_updated_at);
+create index if not exists {table}_loaded_idx on raw.{table} (loaded_at);
 """
 
 OPS_DDL = """

@@ -51,8 +51,12 @@ CONSUMER_ARGS = {"deferrable": False, "poke_interval": 2}
 
 
 def operator_args() -> dict[str, object]:
-    """Arguments for every Cosmos task of the group (sensor settings apply to the consumers)."""
-    return dict(CONSUMER_ARGS)
+    """Arguments for every Cosmos task of the group (sensor settings apply to the consumers).
+
+    `full_refresh` follows the run's `full_refresh` param: the incremental models are rebuilt
+    from scratch (needed after a change of seeds, vars or org units).
+    """
+    return {**CONSUMER_ARGS, "full_refresh": "{{ params.full_refresh }}"}
 
 
 def render_config() -> RenderConfig:

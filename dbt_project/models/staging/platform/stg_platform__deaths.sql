@@ -1,3 +1,5 @@
+{{ config(pre_hook="{{ staging_delete_tombstoned('deaths') }}") }}
+
 {#-
     Staging: deaths (死亡登记) from source platform.deaths.
     Keeps the latest, non-deleted version of each record (spec §6: tombstones count nowhere,
@@ -20,7 +22,9 @@ latest as (
         loaded_at,
         payload
     from source
-    where is_latest and not is_deleted
+    where
+        is_latest and not is_deleted
+        {{ staging_loaded_since() }}
 
 ),
 

@@ -1,3 +1,5 @@
+{{ config(pre_hook="{{ staging_delete_tombstoned('health_exams') }}") }}
+
 {#-
     Staging: health_exams (健康体检) from source platform.health_exams.
     Keeps the latest, non-deleted version of each record (spec §6: tombstones count nowhere,
@@ -25,7 +27,9 @@ latest as (
         loaded_at,
         payload
     from source
-    where is_latest and not is_deleted
+    where
+        is_latest and not is_deleted
+        {{ staging_loaded_since() }}
 
 ),
 

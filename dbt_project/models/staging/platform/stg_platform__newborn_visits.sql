@@ -1,3 +1,5 @@
+{{ config(pre_hook="{{ staging_delete_tombstoned('newborn_visits') }}") }}
+
 {#-
     Staging: newborn_visits (新生儿家庭访视) from source platform.newborn_visits.
     Keeps the latest, non-deleted version of each record (spec §6: tombstones count nowhere,
@@ -23,7 +25,9 @@ latest as (
         loaded_at,
         payload
     from source
-    where is_latest and not is_deleted
+    where
+        is_latest and not is_deleted
+        {{ staging_loaded_since() }}
 
 ),
 

@@ -1,3 +1,5 @@
+{{ config(pre_hook="{{ staging_delete_tombstoned('pregnancies') }}") }}
+
 {#-
     Staging: pregnancies (孕产妇保健手册(建册)) from source platform.pregnancies.
     Keeps the latest, non-deleted version of each record (spec §6: tombstones count nowhere,
@@ -23,7 +25,9 @@ latest as (
         loaded_at,
         payload
     from source
-    where is_latest and not is_deleted
+    where
+        is_latest and not is_deleted
+        {{ staging_loaded_since() }}
 
 ),
 

@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(pre_hook="{{ staging_delete_tombstoned('residents') }}") }}
 
 {#-
     Staging: residents (居民健康档案, one row per EHR) from source platform.residents.
@@ -12,8 +12,6 @@
     An EHR without an ID number gets a key of its own (HMAC of 'EHR:' || record_id): it cannot
     be merged with other copies.
 -#}
-{%- set secret_default = env_var('PERSON_KEY_SECRET', 'dev-only-not-secret') %}  -- noqa: TMP
-{%- set person_key_secret = var('person_key_secret', secret_default) %}
 
 with source as (
 
@@ -30,7 +28,9 @@ latest as (
         loaded_at,
         payload
     from source
-    where is_latest and not is_deleted
+    where
+        is_latest and not is_deleted
+        {{ staging_loaded_since() }}
 
 ),
 
@@ -84,14 +84,7 @@ final as (
         record_version,
         source_updated_at,
         loaded_at,
-        encode(
-            hmac(
-                coalesce(id_number, 'EHR:' || record_id),
-                '{{ person_key_secret }}',
-                'sha256'
-            ),
-            'hex'
-        ) as person_key,
+        {{ person_key('id_number', 'record_id') }} as person_key,
         -- spec §6: the birth-date and sex fields win over the ID; the ID fills a missing field
         coalesce(birth_date_field, id_birth_date) as birth_date,
         coalesce(sex_code_field, id_sex_code, '0') as sex_code,

@@ -1,3 +1,5 @@
+{{ config(materialized='view') }}
+
 {#-
     Staging: official resident population (常住人口) of the statistics bureau by year, township,
     sex (GB/T 2261.1 '1' / '2') and single year of age, from source platform.stat_population.

@@ -1,3 +1,5 @@
+{{ config(pre_hook="{{ staging_delete_tombstoned('t2d_registry') }}") }}
+
 {#-
     Staging: t2d_registry (2型糖尿病患者管理卡) from source platform.t2d_registry.
     Keeps the latest, non-deleted version of each record (spec §6: tombstones count nowhere,
@@ -20,7 +22,9 @@ latest as (
         loaded_at,
         payload
     from source
-    where is_latest and not is_deleted
+    where
+        is_latest and not is_deleted
+        {{ staging_loaded_since() }}
 
 ),
 

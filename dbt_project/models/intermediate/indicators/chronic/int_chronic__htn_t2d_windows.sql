@@ -1,4 +1,11 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ person_window_delete_scope() }}",
+    )
+}}
 
 {#-
     Hypertension and type 2 diabetes (spec §2 Chronic disease): one row per condition (HTN /
@@ -24,6 +31,8 @@
     Follow-ups, registry cards and exams count only when int_service_records does not exclude
     them (after the data cut-off, before birth, after death, unknown EHR); those of every copy
     of a duplicated EHR belong to the merged person.
+    Incremental (macros/person_windows.sql): a run recomputes the open windows for everyone
+    and every window of the persons changed since the previous build.
 -#}
 
 {%- set service_population_min_age = 35 -%}
@@ -128,6 +137,7 @@ registry_windows as (
         on
             c.enrolled_on <= p.period_end
             and (c.withdrawn_on is null or c.withdrawn_on >= p.window_start)
+            and {{ person_window_in_scope('c.person_key', 'p.period_key') }}
     group by c.condition, c.person_key, p.period_key
 
 ),
@@ -211,7 +221,9 @@ followup_counts as (
         max(d.followup_date) filter (where d.has_reading) as last_reading_date
     from followup_days as d
     inner join periods as p
-        on d.followup_date between p.window_start and p.period_end
+        on
+            d.followup_date between p.window_start and p.period_end
+            and {{ person_window_in_scope('d.person_key', 'p.period_key') }}
     group by d.condition, d.person_key, p.period_key
 
 ),
@@ -225,7 +237,9 @@ exams_in_window as (
     inner join valid_services as s
         on s.entity = 'health_exams' and e.record_id = s.record_id
     inner join periods as p
-        on e.exam_date between p.window_start and p.period_end
+        on
+            e.exam_date between p.window_start and p.period_end
+            and {{ person_window_in_scope('s.person_key', 'p.period_key') }}
 
 ),
 
@@ -336,7 +350,8 @@ final as (
         last_dbp,
         last_fasting_glucose,
         age_at_last_reading,
-        is_controlled
+        is_controlled,
+        {{ person_window_inputs_loaded_through() }} as inputs_loaded_through
     from flagged
 
 )

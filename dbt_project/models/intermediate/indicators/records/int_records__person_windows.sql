@@ -1,4 +1,11 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ person_window_delete_scope() }}",
+    )
+}}
 
 {#-
     Health records and family doctors (spec §2): one row per merged person x reporting period
@@ -28,6 +35,8 @@
     birth, after death, unknown EHR); records of every copy of a duplicated EHR belong to the
     merged person. Persons without an attributable facility (is_excluded_no_facility) are left
     out. Ages are completed years at period_end (age 0-6 = under 7 at period_end).
+    Incremental (macros/person_windows.sql): a run recomputes the open windows for everyone
+    and every window of the persons changed since the previous build.
 -#}
 
 {%- set open_end = "date '9999-12-31'" -%}
@@ -250,6 +259,7 @@ flagged as (
     where
         not pr.is_excluded_no_facility
         and (ds.open_ehr_dates @> p.period_end or ds.contract_dates @> p.period_end)
+        and {{ person_window_in_scope('ds.person_key', 'p.period_key') }}
 
 ),
 
@@ -274,7 +284,8 @@ final as (
             false
         )
         or is_pregnant
-        or is_in_chronic_registry as is_key_population
+        or is_in_chronic_registry as is_key_population,
+        {{ person_window_inputs_loaded_through() }} as inputs_loaded_through
     from flagged
     where is_alive_at_window_end and (has_open_ehr_copy or has_contract_in_force)
 

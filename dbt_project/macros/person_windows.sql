@@ -1,0 +1,72 @@
+{#-
+    Incremental person x window tables. A full build computes every person for every reporting
+    window. An incremental run recomputes
+      - every person for the open windows: those ending on or after
+        data_cutoff_date - incremental_open_window_days (new months, the windows the cut-off
+        still moves through, services entered a few days late);
+      - every window for the persons whose records were loaded since the table's previous build
+        (int_person_changes.last_loaded_at > inputs_loaded_through of the previous build, less
+        incremental_change_margin_hours), so that a late correction or deletion changes an old
+        window exactly as a full refresh would;
+    and drops the windows that left the reporting history. The pre-hook deletes that scope and
+    the model inserts it again (incremental_strategy='append'; the contract's primary key makes
+    any overlap an error, not a silent duplicate). Seeds, vars and org units are not tracked:
+    after changing them run `dbt build --full-refresh`.
+-#}
+
+{% macro person_window_watermark() -%}
+    {#- inputs_loaded_through of the previous build (SQL literal), or none for a full build -#}
+    {%- if execute and this is not none and is_incremental() -%}
+        {%- set result = run_query('select max(inputs_loaded_through)::text from ' ~ this) -%}
+        {%- set value = result.columns[0].values()[0] -%}
+        {%- if value is not none -%}
+            {{ return("timestamptz '" ~ value ~ "'") }}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{% macro person_window_in_scope(person_key, period_key) -%}
+    {#- Boolean SQL: does this run (re)compute the row of this person and window? -#}
+    {%- set watermark = person_window_watermark() -%}
+    {%- if watermark is none -%}
+        true
+    {%- else -%}
+        (
+            {{ period_key }} in (
+                select open_periods.period_key
+                from {{ ref('int_reporting_periods') }} as open_periods
+                where
+                    open_periods.period_end
+                    >= date '{{ var("data_cutoff_date") }}'
+                    - {{ var('incremental_open_window_days') }}
+            )
+            or {{ person_key }} in (
+                select changes.person_key
+                from {{ ref('int_person_changes') }} as changes
+                where
+                    changes.last_loaded_at
+                    > {{ watermark }} - interval '{{ var("incremental_change_margin_hours") }} hours'
+            )
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro person_window_delete_scope(person_key='person_key', period_key='period_key') -%}
+    {#- pre-hook: delete what this incremental run recomputes (nothing to do in a full build) -#}
+    {%- if this is not none and is_incremental() -%}
+        delete from {{ this }}
+        where
+            {{ person_window_in_scope(person_key, period_key) }}
+            or {{ period_key }} not in (
+                select kept.period_key from {{ ref('int_reporting_periods') }} as kept
+            )
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro person_window_inputs_loaded_through() -%}
+    {#- the column every row carries: the latest raw load this build has seen -#}
+    (select max(changes.last_loaded_at) from {{ ref('int_person_changes') }} as changes)
+{%- endmacro %}

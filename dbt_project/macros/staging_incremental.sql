@@ -1,0 +1,39 @@
+{#-
+    Staging models are incremental tables keyed on record_id: a run types only the raw rows
+    loaded since the table's latest loaded_at (less incremental_change_margin_hours, for loads
+    that committed while the previous build ran), replaces those records (delete+insert), and
+    its pre-hook deletes the records whose latest version is now a tombstone. A full refresh
+    types every latest version again.
+-#}
+
+{% macro staging_loaded_since() -%}
+    {#- SQL condition on the raw rows an incremental run reads (none in a full build) -#}
+    {%- if this is not none and is_incremental() -%}
+        and loaded_at > (
+            select max(loaded.loaded_at)
+            - interval '{{ var("incremental_change_margin_hours") }} hours'
+            from {{ this }} as loaded
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro staging_delete_tombstoned(entity) -%}
+    {#- pre-hook: records deleted on the platform since the last run leave the staging table -#}
+    {%- if this is not none and is_incremental() -%}
+        delete from {{ this }}
+        where record_id in (
+            select tombstone.record_id
+            from {{ source('platform', entity) }} as tombstone
+            where
+                tombstone.is_latest
+                and tombstone.is_deleted
+                and tombstone.loaded_at > (
+                    select max(loaded.loaded_at)
+                    - interval '{{ var("incremental_change_margin_hours") }} hours'
+                    from {{ this }} as loaded
+                )
+        )
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,194 @@
+"""The incremental person x window tables equal a full refresh after a day of new data.
+
+Simulates a small district, ingests it as of the day before, builds from scratch; then ingests
+the next day over the API plus three late changes to old windows (a 2025 hypertension
+follow-up turned into a telephone follow-up, a 2025 family-doctor contract deleted, an EHR
+moved to another facility), builds incrementally, and compares every row with a
+`--full-refresh` of the same data. The change margin is 0 so that the incremental run really
+recomputes only the open windows and the changed persons (the test checks that too).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from tests.conftest import wipe_raw
+
+from phwarehouse.ingestion import raw_store
+from phwarehouse.ingestion.client import PlatformClient
+from phwarehouse.ingestion.contracts import ENTITIES
+from phwarehouse.ingestion.platform_ingest import ingest_entity
+from phwarehouse.platform.dirty import DirtyConfig
+from phwarehouse.platform.generate import GenerateConfig, generate
+from phwarehouse.platform.server import make_server
+
+pytestmark = pytest.mark.warehouse
+
+AS_OF = "2026-11-22"
+DAY_BEFORE = (date.fromisoformat(AS_OF) - timedelta(days=1)).isoformat()
+DBT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
+INCREMENTAL_TABLES = {
+    "int_records__person_windows": ("person_key", "period_key"),
+    "int_chronic__htn_t2d_windows": ("condition", "person_key", "period_key"),
+}
+SELECT = " ".join(f"+{t}" for t in INCREMENTAL_TABLES)
+
+
+def _ingest(loader_dsn: str, district: Path, as_of: str, batch: str) -> None:
+    server = make_server(district, "inc", port=0, as_of=as_of)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        with PlatformClient(url, "inc", page_size=5000) as client:
+            for entity in ENTITIES:
+                until = datetime.now(UTC) + timedelta(days=3650)  # the server's as-of limits
+                result = ingest_entity(loader_dsn, client, entity, f"{batch}:{entity}", until)
+                assert result.counts.reconciles
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _dbt_run(settings, target: Path, cutoff: str, *extra: str) -> str:
+    result = subprocess.run(
+        [
+            str(settings.venv_pipeline / "bin" / "dbt"),
+            "run",
+            "--select",
+            SELECT,
+            "--project-dir",
+            str(DBT_DIR),
+            "--profiles-dir",
+            str(DBT_DIR),
+            "--target-path",
+            str(target),
+            "--log-path",
+            str(target / "logs"),
+            "--vars",
+            f"{{data_cutoff_date: '{cutoff}', incremental_change_margin_hours: 0}}",
+            *extra,
+        ],
+        env={**os.environ, **settings.warehouse_env()},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-6000:]
+    return result.stdout
+
+
+def _late_changes(loader_dsn: str) -> None:
+    """Three corrections the platform could send today about 2025 (windows no longer open)."""
+    now = datetime.now(UTC)
+    with psycopg.connect(loader_dsn) as conn:
+        followup = conn.execute(
+            "select record_id, version, payload from raw.htn_followups"
+            " where is_latest and not is_deleted and payload ->> 'followup_mode' = 'face_to_face'"
+            " and payload ->> 'followup_date' between '2025-02-01' and '2025-05-31'"
+            " order by record_id limit 1"
+        ).fetchone()
+        contract = conn.execute(
+            "select record_id, version from raw.family_doctor_contracts"
+            " where is_latest and not is_deleted and payload ->> 'start_date' < '2025-06-01'"
+            " order by record_id limit 1"
+        ).fetchone()
+        ehr = conn.execute(
+            "select r.record_id, r.version, r.payload, other.code"
+            " from raw.residents as r cross join lateral ("
+            "   select payload ->> 'org_unit_code' as code from raw.org_units"
+            "   where is_latest and payload ->> 'level' = 'facility'"
+            "   and payload ->> 'org_unit_code' <> r.payload ->> 'managing_facility_code'"
+            "   order by 1 limit 1) as other"
+            " where r.is_latest and not r.is_deleted"
+            " and r.payload ->> 'ehr_created_on' < '2024-06-01'"
+            " and r.payload ->> 'ehr_closed_on' is null"
+            " order by r.record_id limit 1"
+        ).fetchone()
+        assert followup and contract and ehr, "the fixture district lacks an old record to correct"
+        changes = {
+            "htn_followups": raw_store.ValidRecord(
+                followup[0],
+                followup[1] + 1,
+                now,
+                False,
+                {**followup[2], "followup_mode": "telephone"},
+            ),
+            "family_doctor_contracts": raw_store.ValidRecord(
+                contract[0], contract[1] + 1, now, True, {"record_id": contract[0], "deleted": True}
+            ),
+            "residents": raw_store.ValidRecord(
+                ehr[0], ehr[1] + 1, now, False, {**ehr[2], "managing_facility_code": ehr[3]}
+            ),
+        }
+        for entity, record in changes.items():
+            counts = raw_store.load_records(conn, entity, "late-fix", now, [record], [])
+            assert counts.loaded == 1, entity
+
+
+def _rows(admin_dsn: str, table: str, key: tuple[str, ...]) -> list[tuple]:
+    with psycopg.connect(admin_dsn) as conn:
+        columns = [
+            c
+            for (c,) in conn.execute(
+                "select column_name from information_schema.columns"
+                " where table_schema = 'intermediate' and table_name = %s"
+                " and column_name <> 'inputs_loaded_through' order by ordinal_position",
+                (table,),
+            ).fetchall()
+        ]
+        return conn.execute(
+            f"select {', '.join(columns)} from intermediate.{table} order by {', '.join(key)}"
+        ).fetchall()
+
+
+@pytest.fixture(scope="module")
+def district(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("incremental_district")
+    generate(
+        GenerateConfig(
+            seed=11,
+            residents=2500,
+            start_year=2024,
+            as_of=AS_OF,
+            out=out,
+            dirty=DirtyConfig(),
+            workers=1,
+        )
+    )
+    return out
+
+
+def test_incremental_run_after_a_day_equals_a_full_refresh(
+    district: Path, warehouse_settings, admin_dsn: str, loader_dsn: str, tmp_path
+) -> None:
+    wipe_raw(admin_dsn)
+    _ingest(loader_dsn, district, DAY_BEFORE, "day1")
+    _dbt_run(warehouse_settings, tmp_path / "t1", DAY_BEFORE, "--full-refresh")
+    before = {t: len(_rows(admin_dsn, t, k)) for t, k in INCREMENTAL_TABLES.items()}
+
+    _ingest(loader_dsn, district, AS_OF, "day2")
+    _late_changes(loader_dsn)
+    _dbt_run(warehouse_settings, tmp_path / "t2", AS_OF)
+    incremental = {t: _rows(admin_dsn, t, k) for t, k in INCREMENTAL_TABLES.items()}
+    with psycopg.connect(admin_dsn) as conn:
+        for table in INCREMENTAL_TABLES:
+            rewritten, total = conn.execute(
+                "select count(*) filter (where inputs_loaded_through ="
+                f" (select max(inputs_loaded_through) from intermediate.{table})), count(*)"
+                f" from intermediate.{table}"
+            ).fetchone()
+            # the run rewrote the open windows and the changed persons, not the whole table
+            assert 0 < rewritten < total / 2, (table, rewritten, total, before[table])
+
+    _dbt_run(warehouse_settings, tmp_path / "t3", AS_OF, "--full-refresh")
+    for table, key in INCREMENTAL_TABLES.items():
+        full = _rows(admin_dsn, table, key)
+        assert len(full) == len(incremental[table]), table
+        differing = [(a, b) for a, b in zip(incremental[table], full, strict=True) if a != b]
+        assert not differing, f"{table}: {len(differing)} rows differ, e.g. {differing[:2]}"
