@@ -5,6 +5,8 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 
 # Airflow reads its configuration at import: keep pytest's Airflow away from ~/airflow.
@@ -85,3 +87,28 @@ def wipe_raw(admin_dsn: str) -> None:
             ).fetchall()
             for (table,) in tables:
                 conn.execute(f'drop table if exists {schema}."{table}" cascade')
+
+
+DBT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
+
+
+def run_dbt(*args: str, target: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run dbt (of this venv) on the project with its own target/log folder and `env` added."""
+    return subprocess.run(
+        [
+            str(Path(sys.prefix) / "bin" / "dbt"),
+            *args,
+            "--project-dir",
+            str(DBT_DIR),
+            "--profiles-dir",
+            str(DBT_DIR),
+            "--target-path",
+            str(target),
+            "--log-path",
+            str(target / "logs"),
+        ],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )

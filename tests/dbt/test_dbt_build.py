@@ -6,41 +6,16 @@ against the real schema; the dbt unit tests exercise the rules on their own fixt
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import psycopg
 import pytest
+from tests.conftest import run_dbt
 
 from phwarehouse.ingestion import file_drops, raw_store
 from phwarehouse.ingestion.contracts import ENTITIES
 
 pytestmark = pytest.mark.warehouse
-
-DBT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
-
-
-def run_dbt(settings, *args: str, target: Path) -> subprocess.CompletedProcess:
-    dbt = settings.venv_pipeline / "bin" / "dbt"
-    return subprocess.run(
-        [
-            str(dbt),
-            *args,
-            "--project-dir",
-            str(DBT_DIR),
-            "--profiles-dir",
-            str(DBT_DIR),
-            "--target-path",
-            str(target),
-            "--log-path",
-            str(target / "logs"),
-        ],
-        env={**os.environ, **settings.warehouse_env()},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +31,9 @@ def empty_raw(warehouse_settings, loader_dsn: str) -> None:
 def built(warehouse_settings, empty_raw, tmp_path_factory) -> tuple[Path, str]:
     target = tmp_path_factory.mktemp("dbt_target")
     # --full-refresh: the incremental models may hold another test's data (raw is wiped)
-    result = run_dbt(warehouse_settings, "build", "--full-refresh", target=target)
+    result = run_dbt(
+        "build", "--full-refresh", target=target, env=warehouse_settings.warehouse_env()
+    )
     return target, result.stdout if result.returncode == 0 else "FAILED\n" + result.stdout
 
 
@@ -76,7 +53,7 @@ def test_dbt_docs_generate_works(warehouse_settings, built) -> None:
     import json
 
     target, _ = built
-    result = run_dbt(warehouse_settings, "docs", "generate", target=target)
+    result = run_dbt("docs", "generate", target=target, env=warehouse_settings.warehouse_env())
     assert result.returncode == 0, result.stdout[-4000:]
     catalog = json.loads((target / "catalog.json").read_text())
     marts = [k for k in catalog["nodes"] if ".fct_" in k or ".dim_" in k]

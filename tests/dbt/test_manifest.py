@@ -7,14 +7,10 @@ Airflow's XCom key is 512 characters, so long generated test names must get a `n
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from tests.conftest import run_dbt
 
-DBT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 DUMMY_ENV = {
     "WAREHOUSE_HOST": "127.0.0.1",
     "WAREHOUSE_PORT": "5432",
@@ -27,25 +23,7 @@ DUMMY_ENV = {
 @pytest.fixture(scope="module")
 def manifest(tmp_path_factory) -> dict:
     target = tmp_path_factory.mktemp("dbt_target")
-    dbt = Path(sys.prefix) / "bin" / "dbt"
-    result = subprocess.run(
-        [
-            str(dbt),
-            "parse",
-            "--project-dir",
-            str(DBT_DIR),
-            "--profiles-dir",
-            str(DBT_DIR),
-            "--target-path",
-            str(target),
-            "--log-path",
-            str(target / "logs"),
-        ],
-        env={**os.environ, **DUMMY_ENV},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_dbt("parse", target=target, env=DUMMY_ENV)
     assert result.returncode == 0, result.stdout[-3000:]
     return json.loads((target / "manifest.json").read_text())
 

@@ -5,8 +5,6 @@ pandas computation over the simulator's files (tests/e2e/reference_indicators.py
 
 from __future__ import annotations
 
-import os
-import subprocess
 import threading
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -19,7 +17,7 @@ from reference_indicators import (
     compute_ncd_premature_bands,
     ncd_premature_value,
 )
-from tests.conftest import wipe_raw
+from tests.conftest import run_dbt, wipe_raw
 
 from phwarehouse.ingestion import file_drops
 from phwarehouse.ingestion.client import PlatformClient
@@ -33,7 +31,6 @@ pytestmark = pytest.mark.warehouse
 
 AS_OF = "2026-11-22"
 YEAR = 2025
-DBT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 
 
 @pytest.fixture(scope="module")
@@ -79,26 +76,13 @@ def warehouse(
     file_drops.ingest_drop_folder(loader_dsn, drops, "e2e")
 
     target = tmp_path_factory.mktemp("dbt_target")
-    result = subprocess.run(
-        [
-            str(warehouse_settings.venv_pipeline / "bin" / "dbt"),
-            "build",
-            "--full-refresh",  # incremental models may hold another test's data (raw is wiped)
-            "--project-dir",
-            str(DBT_DIR),
-            "--profiles-dir",
-            str(DBT_DIR),
-            "--target-path",
-            str(target),
-            "--log-path",
-            str(target / "logs"),
-            "--vars",
-            f"{{data_cutoff_date: '{AS_OF}'}}",
-        ],
-        env={**os.environ, **warehouse_settings.warehouse_env()},
-        capture_output=True,
-        text=True,
-        check=False,
+    result = run_dbt(
+        "build",
+        "--full-refresh",  # incremental models may hold another test's data (raw is wiped)
+        "--vars",
+        f"{{data_cutoff_date: '{AS_OF}'}}",
+        target=target,
+        env=warehouse_settings.warehouse_env(),
     )
     assert result.returncode == 0, result.stdout[-6000:]
     return admin_dsn

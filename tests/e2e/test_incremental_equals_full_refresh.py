@@ -10,15 +10,13 @@ recomputes only the open windows and the changed persons (the test checks that t
 
 from __future__ import annotations
 
-import os
-import subprocess
 import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
-from tests.conftest import wipe_raw
+from tests.conftest import run_dbt, wipe_raw
 
 from phwarehouse.ingestion import raw_store
 from phwarehouse.ingestion.client import PlatformClient
@@ -32,7 +30,6 @@ pytestmark = pytest.mark.warehouse
 
 AS_OF = "2026-11-22"
 DAY_BEFORE = (date.fromisoformat(AS_OF) - timedelta(days=1)).isoformat()
-DBT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 INCREMENTAL_TABLES = {
     "int_records__person_windows": ("person_key", "period_key"),
     "int_chronic__htn_t2d_windows": ("condition", "person_key", "period_key"),
@@ -55,32 +52,18 @@ def _ingest(loader_dsn: str, district: Path, as_of: str, batch: str) -> None:
         server.server_close()
 
 
-def _dbt_run(settings, target: Path, cutoff: str, *extra: str) -> str:
-    result = subprocess.run(
-        [
-            str(settings.venv_pipeline / "bin" / "dbt"),
-            "run",
-            "--select",
-            SELECT,
-            "--project-dir",
-            str(DBT_DIR),
-            "--profiles-dir",
-            str(DBT_DIR),
-            "--target-path",
-            str(target),
-            "--log-path",
-            str(target / "logs"),
-            "--vars",
-            f"{{data_cutoff_date: '{cutoff}', incremental_change_margin_hours: 0}}",
-            *extra,
-        ],
-        env={**os.environ, **settings.warehouse_env()},
-        capture_output=True,
-        text=True,
-        check=False,
+def _dbt_run(settings, target: Path, cutoff: str, *extra: str) -> None:
+    result = run_dbt(
+        "run",
+        "--select",
+        SELECT,
+        "--vars",
+        f"{{data_cutoff_date: '{cutoff}', incremental_change_margin_hours: 0}}",
+        *extra,
+        target=target,
+        env=settings.warehouse_env(),
     )
     assert result.returncode == 0, result.stdout[-6000:]
-    return result.stdout
 
 
 def _late_changes(loader_dsn: str) -> None:
