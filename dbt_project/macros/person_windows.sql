@@ -8,28 +8,30 @@
         (int_person_changes.last_loaded_at > inputs_loaded_through of the previous build, less
         incremental_change_margin_hours), so that a late correction or deletion changes an old
         window exactly as a full refresh would;
-    and drops the windows that left the reporting history. The pre-hook deletes that scope and
+    and drops the windows that left the reporting history. A model selects its scope with
+    person_window_in_scope (a condition on each person x window) or person_window_pairs (the
+    pairs themselves, cheaper for a table of every person). The pre-hook deletes that scope and
     the model inserts it again (incremental_strategy='append'; the contract's primary key makes
     any overlap an error, not a silent duplicate). Seeds, vars and org units are not tracked:
     after changing them run `dbt build --full-refresh`.
 -#}
 
 {% macro person_window_watermark() -%}
-    {#- inputs_loaded_through of the previous build (SQL literal), or none for a full build -#}
+    {#- inputs_loaded_through of the previous build as a SQL literal; empty in a full build
+        (rendered text, not return(): sqlfluff's templater renders the callers too) -#}
     {%- if execute and this is not none and is_incremental() -%}
         {%- set result = run_query('select max(inputs_loaded_through)::text from ' ~ this) -%}
         {%- set value = result.columns[0].values()[0] -%}
         {%- if value is not none -%}
-            {{ return("timestamptz '" ~ value ~ "'") }}
+            timestamptz '{{ value }}'
         {%- endif -%}
     {%- endif -%}
-    {{ return(none) }}
 {%- endmacro %}
 
 {% macro person_window_in_scope(person_key, period_key) -%}
     {#- Boolean SQL: does this run (re)compute the row of this person and window? -#}
-    {%- set watermark = person_window_watermark() -%}
-    {%- if watermark is none -%}
+    {%- set watermark = person_window_watermark() | trim -%}
+    {%- if watermark == '' -%}
         true
     {%- else -%}
         (
@@ -69,4 +71,41 @@
 {% macro person_window_inputs_loaded_through() -%}
     {#- the column every row carries: the latest raw load this build has seen -#}
     (select max(changes.last_loaded_at) from {{ ref('int_person_changes') }} as changes)
+{%- endmacro %}
+
+{% macro person_window_pairs(persons, person_key='person_key') -%}
+    {#- SELECT of the (person_key, period_key) pairs this run computes for the persons of the
+        relation or CTE `persons`: all pairs in a full build; in an incremental run the open
+        windows of every person plus the other windows of the changed persons (the same scope
+        as person_window_in_scope, without testing every pair). -#}
+    {%- set watermark = person_window_watermark() | trim -%}
+    {%- set open_since -%}
+        date '{{ var("data_cutoff_date") }}' - {{ var('incremental_open_window_days') }}
+    {%- endset -%}
+    {%- if watermark == '' -%}
+        select
+            x.{{ person_key }} as person_key,
+            p.period_key
+        from {{ persons }} as x
+        cross join {{ ref('int_reporting_periods') }} as p
+    {%- else -%}
+        select
+            x.{{ person_key }} as person_key,
+            p.period_key
+        from {{ persons }} as x
+        cross join {{ ref('int_reporting_periods') }} as p
+        where p.period_end >= {{ open_since }}
+        union all
+        select
+            x.{{ person_key }} as person_key,
+            p.period_key
+        from {{ persons }} as x
+        inner join {{ ref('int_person_changes') }} as changes
+            on x.{{ person_key }} = changes.person_key
+        cross join {{ ref('int_reporting_periods') }} as p
+        where
+            p.period_end < {{ open_since }}
+            and changes.last_loaded_at
+            > {{ watermark }} - interval '{{ var("incremental_change_margin_hours") }} hours'
+    {%- endif -%}
 {%- endmacro %}

@@ -80,7 +80,11 @@ def test_incremental_staging_models_read_new_loads_and_drop_tombstones(manifest:
 def test_person_window_models_delete_their_scope_and_record_their_watermark(
     manifest: dict,
 ) -> None:
-    scoped = [m for m in _models(manifest) if "person_window_in_scope(" in m["raw_code"]]
+    scoped = [
+        m
+        for m in _models(manifest)
+        if "person_window_in_scope(" in m["raw_code"] or "person_window_pairs(" in m["raw_code"]
+    ]
     assert {m["name"] for m in scoped} >= {
         "int_records__person_windows",
         "int_chronic__htn_t2d_windows",

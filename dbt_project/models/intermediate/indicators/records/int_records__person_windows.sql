@@ -240,6 +240,12 @@ person_date_sets as (
 
 ),
 
+person_periods as (
+
+    {{ person_window_pairs('person_date_sets') }}
+
+),
+
 flagged as (
 
     select
@@ -253,13 +259,13 @@ flagged as (
         coalesce(ds.dynamic_record_dates @> p.period_end, false) as has_dynamic_record_12m,
         coalesce(ds.pregnant_dates @> p.period_end, false) as is_pregnant,
         coalesce(ds.registry_dates @> p.period_end, false) as is_in_chronic_registry
-    from person_date_sets as ds
+    from person_periods as pp
+    inner join person_date_sets as ds on pp.person_key = ds.person_key
     inner join persons as pr on ds.person_key = pr.person_key
-    cross join periods as p
+    inner join periods as p on pp.period_key = p.period_key
     where
         not pr.is_excluded_no_facility
         and (ds.open_ehr_dates @> p.period_end or ds.contract_dates @> p.period_end)
-        and {{ person_window_in_scope('ds.person_key', 'p.period_key') }}
 
 ),
 
