@@ -28,6 +28,35 @@
     {%- endif -%}
 {%- endmacro %}
 
+{% macro person_window_open_since() -%}
+    {#- the first window end an incremental run recomputes for every person -#}
+    (date '{{ var("data_cutoff_date") }}' - {{ var('incremental_open_window_days') }})
+{%- endmacro %}
+
+{% macro person_window_changed_persons(watermark) -%}
+    {#- SELECT of the persons whose data was loaded since the previous build (less the margin) -#}
+    select changes.person_key
+    from {{ ref('int_person_changes') }} as changes
+    where
+        changes.last_loaded_at
+        > {{ watermark }} - interval '{{ var("incremental_change_margin_hours") }} hours'
+{%- endmacro %}
+
+{% macro person_window_needs_history(person_key, event_date, reach) -%}
+    {#- Boolean SQL for the facts a model reads: a full build and the changed persons need every
+        date; the other persons only the facts that reach an open window (event_date within
+        `reach` before the first open window end), e.g. 12 months for EHR_USAGE. -#}
+    {%- set watermark = person_window_watermark() | trim -%}
+    {%- if watermark == '' -%}
+        true
+    {%- else -%}
+        (
+            {{ event_date }} > {{ person_window_open_since() }} - {{ reach }}
+            or {{ person_key }} in ({{ person_window_changed_persons(watermark) }})
+        )
+    {%- endif -%}
+{%- endmacro %}
+
 {% macro person_window_in_scope(person_key, period_key) -%}
     {#- Boolean SQL: does this run (re)compute the row of this person and window? -#}
     {%- set watermark = person_window_watermark() | trim -%}
@@ -38,18 +67,9 @@
             {{ period_key }} in (
                 select open_periods.period_key
                 from {{ ref('int_reporting_periods') }} as open_periods
-                where
-                    open_periods.period_end
-                    >= date '{{ var("data_cutoff_date") }}'
-                    - {{ var('incremental_open_window_days') }}
+                where open_periods.period_end >= {{ person_window_open_since() }}
             )
-            or {{ person_key }} in (
-                select changes.person_key
-                from {{ ref('int_person_changes') }} as changes
-                where
-                    changes.last_loaded_at
-                    > {{ watermark }} - interval '{{ var("incremental_change_margin_hours") }} hours'
-            )
+            or {{ person_key }} in ({{ person_window_changed_persons(watermark) }})
         )
     {%- endif -%}
 {%- endmacro %}
@@ -79,9 +99,6 @@
         windows of every person plus the other windows of the changed persons (the same scope
         as person_window_in_scope, without testing every pair). -#}
     {%- set watermark = person_window_watermark() | trim -%}
-    {%- set open_since -%}
-        date '{{ var("data_cutoff_date") }}' - {{ var('incremental_open_window_days') }}
-    {%- endset -%}
     {%- if watermark == '' -%}
         select
             x.{{ person_key }} as person_key,
@@ -94,18 +111,15 @@
             p.period_key
         from {{ persons }} as x
         cross join {{ ref('int_reporting_periods') }} as p
-        where p.period_end >= {{ open_since }}
+        where p.period_end >= {{ person_window_open_since() }}
         union all
         select
             x.{{ person_key }} as person_key,
             p.period_key
         from {{ persons }} as x
-        inner join {{ ref('int_person_changes') }} as changes
-            on x.{{ person_key }} = changes.person_key
         cross join {{ ref('int_reporting_periods') }} as p
         where
-            p.period_end < {{ open_since }}
-            and changes.last_loaded_at
-            > {{ watermark }} - interval '{{ var("incremental_change_margin_hours") }} hours'
+            p.period_end < {{ person_window_open_since() }}
+            and x.{{ person_key }} in ({{ person_window_changed_persons(watermark) }})
     {%- endif -%}
 {%- endmacro %}

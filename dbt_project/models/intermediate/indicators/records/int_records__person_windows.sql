@@ -148,7 +148,10 @@ dynamic_dates as (
         person_key,
         service_date
     from valid_services
-    where is_dynamic_record and service_date is not null
+    where
+        is_dynamic_record
+        and service_date is not null
+        and {{ person_window_needs_history('person_key', 'service_date', "interval '12 months'") }}
 
 ),
 
