@@ -9,11 +9,7 @@
 {% macro staging_loaded_since() -%}
     {#- SQL condition on the raw rows an incremental run reads (none in a full build) -#}
     {%- if this is not none and is_incremental() -%}
-        and loaded_at > (
-            select max(loaded.loaded_at)
-            - interval '{{ var("incremental_change_margin_hours") }} hours'
-            from {{ this }} as loaded
-        )
+        and loaded_at > {{ loaded_since_last_run('loaded_at') }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -27,13 +23,20 @@
             where
                 tombstone.is_latest
                 and tombstone.is_deleted
-                and tombstone.loaded_at > (
-                    select max(loaded.loaded_at)
-                    - interval '{{ var("incremental_change_margin_hours") }} hours'
-                    from {{ this }} as loaded
-                )
+                and tombstone.loaded_at > {{ loaded_since_last_run('loaded_at') }}
         )
     {%- else -%}
         select 1
     {%- endif -%}
+{%- endmacro %}
+
+{% macro loaded_since_last_run(loaded_at_column) -%}
+    {#- The raw loaded_at an incremental run reads from: the latest one this table holds, less
+        incremental_change_margin_hours (a load that commits late keeps its start time) -#}
+    (
+        select
+            max(previous.{{ loaded_at_column }})
+            - interval '{{ var("incremental_change_margin_hours") }} hours'
+        from {{ this }} as previous
+    )
 {%- endmacro %}

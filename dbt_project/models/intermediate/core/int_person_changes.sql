@@ -43,12 +43,7 @@ changed_records as (
             max(loaded_at) as loaded_at
         from {{ source('platform', entity) }}
         {% if is_incremental() %}
-            where loaded_at > (
-                select
-                    max(previous.last_loaded_at)
-                    - interval '{{ var("incremental_change_margin_hours") }} hours'
-                from {{ this }} as previous
-            )
+            where loaded_at > {{ loaded_since_last_run('last_loaded_at') }}
         {% endif %}
         group by record_id
         {% if not loop.last %}union all{% endif %}
