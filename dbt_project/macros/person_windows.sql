@@ -1,125 +1,231 @@
 {#-
     Incremental person x window tables. A full build computes every person for every reporting
-    window. An incremental run recomputes
-      - every person for the open windows: those ending on or after
-        data_cutoff_date - incremental_open_window_days (new months, the windows the cut-off
-        still moves through, services entered a few days late);
-      - every window for the persons whose records were loaded since the table's previous build
+    window. A person's row of a window depends only on the person's records and on which of
+    them the data cut-off excludes (int_service_records.is_after_cutoff): window ends are
+    calendar dates, not the cut-off. So an incremental run recomputes
+      - every window of the persons whose records were loaded since the table's previous build
         (int_person_changes.last_loaded_at > inputs_loaded_through of the previous build, less
         incremental_change_margin_hours), so that a late correction or deletion changes an old
         window exactly as a full refresh would;
-    and drops the windows that left the reporting history. A model selects its scope with
-    person_window_in_scope (a condition on each person x window) or person_window_pairs (the
-    pairs themselves, cheaper for a table of every person). The pre-hook deletes that scope and
-    the model inserts it again (incremental_strategy='append'; the contract's primary key makes
-    any overlap an error, not a silent duplicate). Seeds, vars and org units are not tracked:
-    after changing them run `dbt build --full-refresh`.
+      - every window of the persons with a service record dated after the previous build's
+        cut-off and on or before this one (data_cutoff_date column): records entered with a
+        future date start to count;
+      - every person for the windows that started since the previous build's cut-off (the
+        first day of a month adds that month's window, of a quarter or year those too);
+    and drops the windows that left the reporting history. Every other row stays as it is.
+    It falls back to recomputing everything when the cut-off moved back or org units were
+    loaded since the previous build (an org unit change can re-attribute anyone). Seeds and
+    other vars are not tracked: after changing them run `dbt build --full-refresh`.
+
+    A model renders `person_window_state()` once, defines the CTE person_window_scope with
+    person_window_scope_cte (the persons in scope, computed once per statement) and passes the
+    state to the helpers, which select the scope as person filters (person_window_person_filter,
+    person_window_needs_history), per person x window conditions (person_window_in_scope) or
+    the pairs themselves (person_window_pairs). The pre-hook deletes that scope and the model
+    appends it again (incremental_strategy='append'; the contract's primary key, person first,
+    makes any overlap an error and keeps each person's rows in a few index pages). Every row
+    carries the state of the build that wrote it (person_window_build_columns), read back
+    through an index on those columns.
 -#}
 
-{% macro person_window_watermark() -%}
-    {#- inputs_loaded_through of the previous build as a SQL literal; empty in a full build
-        (rendered text, not return(): sqlfluff's templater renders the callers too) -#}
+{% macro person_window_state() -%}
+    {#- 'full', or 'incremental|<inputs_loaded_through>|<data_cutoff_date>|<new windows t/f>|
+        <windows gone t/f>' of the previous build (rendered text, not return(): sqlfluff's
+        templater renders the callers too, without a database, and lints the full-build SQL) -#}
+    {%- set org_units = source('platform', 'org_units') -%}
+    {%- set periods = ref('int_reporting_periods') -%}
+    {%- set all_periods = ref('dim_period') -%}
+    {#- rendered while dbt parses the model: declares what the other helpers read -#}
+    {%- set _ = ref('int_service_records') ~ ref('int_person_changes') -%}
     {%- if execute and this is not none and is_incremental() -%}
-        {%- set result = run_query('select max(inputs_loaded_through)::text from ' ~ this) -%}
-        {%- set value = result.columns[0].values()[0] -%}
-        {%- if value is not none -%}
-            timestamptz '{{ value }}'
+        {%- set query -%}
+            with previous_build as (
+                select inputs_loaded_through, data_cutoff_date
+                from {{ this }}
+                order by inputs_loaded_through desc, data_cutoff_date desc
+                limit 1
+            )
+            select
+                b.inputs_loaded_through::text,
+                b.data_cutoff_date::text,
+                b.data_cutoff_date > date '{{ var("data_cutoff_date") }}'
+                or exists (
+                    select from {{ org_units }} as o
+                    where
+                        o.loaded_at > b.inputs_loaded_through
+                        - interval '{{ var("incremental_change_margin_hours") }} hours'
+                ) as needs_everything,
+                exists (
+                    select from {{ periods }} as p where p.period_start > b.data_cutoff_date
+                ) as has_new_windows,
+                -- reported at the previous cut-off (int_reporting_periods' rule), not any more
+                exists (
+                    select from {{ all_periods }} as d
+                    where
+                        d.period_start <= b.data_cutoff_date
+                        and d.assessment_year >= extract(year from b.data_cutoff_date)::integer
+                        - {{ var('reporting_history_years') }}
+                        and d.period_key not in (select p.period_key from {{ periods }} as p)
+                ) as has_gone_windows
+            from previous_build as b
+        {%- endset -%}
+        {%- set row = run_query(query).rows -%}
+        {%- if row | length == 1 and row[0][0] is not none and not row[0][2] -%}
+            incremental|{{ row[0][0] }}|{{ row[0][1] }}|{{ 't' if row[0][3] else 'f' -}}
+            |{{ 't' if row[0][4] else 'f' }}
+        {%- else -%}
+            full
         {%- endif -%}
+    {%- else -%}
+        full
     {%- endif -%}
 {%- endmacro %}
 
-{% macro person_window_open_since() -%}
-    {#- the first window end an incremental run recomputes for every person -#}
-    (date '{{ var("data_cutoff_date") }}' - {{ var('incremental_open_window_days') }})
-{%- endmacro %}
-
-{% macro person_window_changed_persons(watermark) -%}
-    {#- SELECT of the persons whose data was loaded since the previous build (less the margin) -#}
+{% macro person_window_scope_persons(state) -%}
+    {#- SELECT of the persons whose every window this incremental run recomputes -#}
+    {%- set parts = state.split('|') -%}
     select changes.person_key
     from {{ ref('int_person_changes') }} as changes
     where
-        changes.last_loaded_at
-        > {{ watermark }} - interval '{{ var("incremental_change_margin_hours") }} hours'
+        changes.last_loaded_at > timestamptz '{{ parts[1] }}'
+        - interval '{{ var("incremental_change_margin_hours") }} hours'
+    union
+    select crossing_person.person_key
+    from {{ ref('int_service_records') }} as crossing
+    cross join
+        lateral (
+            values (crossing.person_key), (crossing.mother_person_key)
+        ) as crossing_person (person_key)
+    where
+        crossing.service_date > date '{{ parts[2] }}'
+        and crossing.service_date <= date '{{ var("data_cutoff_date") }}'
+        and crossing_person.person_key is not null
 {%- endmacro %}
 
-{% macro person_window_needs_history(person_key, event_date, reach) -%}
-    {#- Boolean SQL for the facts a model reads: a full build and the changed persons need every
-        date; the other persons only the facts that reach an open window (event_date within
-        `reach` before the first open window end), e.g. 12 months for EHR_USAGE. -#}
-    {%- set watermark = person_window_watermark() | trim -%}
-    {%- if watermark == '' -%}
+{% macro person_window_scope_cte(state) -%}
+    {#- the CTE person_window_scope (first in the model's WITH): the persons in scope, computed
+        once (materialized) however many helpers read it; empty in a full build -#}
+    person_window_scope as materialized (
+    {%- if state == 'full' %}
+        select null::text as person_key
+        where false
+    {%- else %}
+        {{ person_window_scope_persons(state) }}
+    {%- endif %}
+    ),
+{%- endmacro %}
+
+{% macro person_window_new_windows(state) -%}
+    {#- SELECT of the windows that started since the previous build's cut-off -#}
+    select new_windows.period_key
+    from {{ ref('int_reporting_periods') }} as new_windows
+    where new_windows.period_start > date '{{ state.split("|")[2] }}'
+{%- endmacro %}
+
+{% macro person_window_has_new_windows(state) -%}
+    {{- 'true' if state == 'full' or state.split('|')[3] == 't' else 'false' -}}
+{%- endmacro %}
+
+{% macro person_window_in_scope_persons(person_key) -%}
+    {{ person_key }} in (select scope.person_key from person_window_scope as scope)
+{%- endmacro %}
+
+{% macro person_window_person_filter(state, person_key) -%}
+    {#- Boolean SQL: does this run need this person's records at all? -#}
+    {%- if person_window_has_new_windows(state) == 'true' -%}
         true
     {%- else -%}
-        (
-            {{ event_date }} > {{ person_window_open_since() }} - {{ reach }}
-            or {{ person_key }} in ({{ person_window_changed_persons(watermark) }})
-        )
+        {{ person_window_in_scope_persons(person_key) }}
     {%- endif -%}
 {%- endmacro %}
 
-{% macro person_window_in_scope(person_key, period_key) -%}
-    {#- Boolean SQL: does this run (re)compute the row of this person and window? -#}
-    {%- set watermark = person_window_watermark() | trim -%}
-    {%- if watermark == '' -%}
+{% macro person_window_needs_history(state, person_key, event_date, reach) -%}
+    {#- Boolean SQL for the facts a model reads: a full build and the persons in scope need every
+        date; the other persons only the facts that reach a new window (event_date within
+        `reach` before the first new window end), e.g. 12 months for EHR_USAGE. -#}
+    {%- if state == 'full' -%}
         true
-    {%- else -%}
+    {%- elif person_window_has_new_windows(state) == 'true' -%}
         (
-            {{ period_key }} in (
-                select open_periods.period_key
-                from {{ ref('int_reporting_periods') }} as open_periods
-                where open_periods.period_end >= {{ person_window_open_since() }}
+            {{ event_date }} > (
+                select min(new_window.period_end) - {{ reach }}
+                from {{ ref('int_reporting_periods') }} as new_window
+                where new_window.period_key in ({{ person_window_new_windows(state) }})
             )
-            or {{ person_key }} in ({{ person_window_changed_persons(watermark) }})
+            or {{ person_window_in_scope_persons(person_key) }}
         )
+    {%- else -%}
+        {{ person_window_in_scope_persons(person_key) }}
     {%- endif -%}
+{%- endmacro %}
+
+{% macro person_window_in_scope(state, person_key, period_key) -%}
+    {#- Boolean SQL: does this run (re)compute the row of this person and window? -#}
+    {%- if state == 'full' -%}
+        true
+    {%- elif person_window_has_new_windows(state) == 'true' -%}
+        (
+            {{ period_key }} in ({{ person_window_new_windows(state) }})
+            or {{ person_window_in_scope_persons(person_key) }}
+        )
+    {%- else -%}
+        {{ person_window_in_scope_persons(person_key) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro person_window_pairs(state, persons, person_key='person_key') -%}
+    {#- SELECT of the (person_key, period_key) pairs this run computes for the persons of the
+        relation or CTE `persons` (the scope of person_window_in_scope, without testing every
+        pair of a table of every person) -#}
+    select
+        x.{{ person_key }} as person_key,
+        p.period_key
+    from {{ persons }} as x
+    cross join {{ ref('int_reporting_periods') }} as p
+    {%- if state != 'full' %}
+        where {{ person_window_in_scope_persons('x.' ~ person_key) }}
+        {%- if person_window_has_new_windows(state) == 'true' %}
+            union all
+            select
+                x.{{ person_key }} as person_key,
+                p.period_key
+            from {{ persons }} as x
+            cross join {{ ref('int_reporting_periods') }} as p
+            where
+                p.period_key in ({{ person_window_new_windows(state) }})
+                and not {{ person_window_in_scope_persons('x.' ~ person_key) }}
+        {%- endif %}
+    {%- endif %}
 {%- endmacro %}
 
 {% macro person_window_delete_scope(person_key='person_key', period_key='period_key') -%}
-    {#- pre-hook: delete what this incremental run recomputes (nothing to do in a full build) -#}
+    {#- pre-hook: delete what this incremental run recomputes (nothing to do in a full build):
+        the persons in scope through the primary key (person first); the windows that started
+        or left the reporting history since the previous build, when there are any -#}
     {%- if this is not none and is_incremental() -%}
-        delete from {{ this }}
-        where
-            {{ person_window_in_scope(person_key, period_key) }}
-            or {{ period_key }} not in (
-                select kept.period_key from {{ ref('int_reporting_periods') }} as kept
-            )
+        {%- set state = person_window_state() | trim -%}
+        {%- if state == 'full' -%}
+            truncate {{ this }}
+        {%- else -%}
+            delete from {{ this }}
+            where {{ person_key }} in ({{ person_window_scope_persons(state) }})
+            {%- if state.split('|')[3] == 't' or state.split('|')[4] == 't' %};
+                delete from {{ this }}
+                where
+                    {{ period_key }} in ({{ person_window_new_windows(state) }})
+                    or {{ period_key }} not in (
+                        select kept.period_key from {{ ref('int_reporting_periods') }} as kept
+                    )
+            {%- endif %}
+        {%- endif -%}
     {%- else -%}
         select 1
     {%- endif -%}
 {%- endmacro %}
 
-{% macro person_window_inputs_loaded_through() -%}
-    {#- the column every row carries: the latest raw load this build has seen -#}
+{% macro person_window_build_columns() -%}
+    {#- the columns every row carries: the latest raw load and the cut-off of this build -#}
     (select max(changes.last_loaded_at) from {{ ref('int_person_changes') }} as changes)
-{%- endmacro %}
-
-{% macro person_window_pairs(persons, person_key='person_key') -%}
-    {#- SELECT of the (person_key, period_key) pairs this run computes for the persons of the
-        relation or CTE `persons`: all pairs in a full build; in an incremental run the open
-        windows of every person plus the other windows of the changed persons (the same scope
-        as person_window_in_scope, without testing every pair). -#}
-    {%- set watermark = person_window_watermark() | trim -%}
-    {%- if watermark == '' -%}
-        select
-            x.{{ person_key }} as person_key,
-            p.period_key
-        from {{ persons }} as x
-        cross join {{ ref('int_reporting_periods') }} as p
-    {%- else -%}
-        select
-            x.{{ person_key }} as person_key,
-            p.period_key
-        from {{ persons }} as x
-        cross join {{ ref('int_reporting_periods') }} as p
-        where p.period_end >= {{ person_window_open_since() }}
-        union all
-        select
-            x.{{ person_key }} as person_key,
-            p.period_key
-        from {{ persons }} as x
-        cross join {{ ref('int_reporting_periods') }} as p
-        where
-            p.period_end < {{ person_window_open_since() }}
-            and x.{{ person_key }} in ({{ person_window_changed_persons(watermark) }})
-    {%- endif -%}
+        as inputs_loaded_through,
+    date '{{ var("data_cutoff_date") }}' as data_cutoff_date
 {%- endmacro %}

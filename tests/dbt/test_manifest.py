@@ -80,20 +80,22 @@ def test_incremental_staging_models_read_new_loads_and_drop_tombstones(manifest:
 def test_person_window_models_delete_their_scope_and_record_their_watermark(
     manifest: dict,
 ) -> None:
-    scoped = [
-        m
-        for m in _models(manifest)
-        if "person_window_in_scope(" in m["raw_code"] or "person_window_pairs(" in m["raw_code"]
-    ]
+    scoped = [m for m in _models(manifest) if "person_window_state()" in m["raw_code"]]
     assert {m["name"] for m in scoped} >= {
         "int_records__person_windows",
         "int_chronic__htn_t2d_windows",
+        "int_elderly__person_windows",
     }
     for model in scoped:
         assert model["config"]["materialized"] == "incremental", model["name"]
         assert model["config"]["incremental_strategy"] == "append", model["name"]
         assert "person_window_delete_scope(" in _pre_hooks(model), model["name"]
-        assert "inputs_loaded_through" in model["columns"], model["name"]
+        assert "person_window_build_columns()" in model["raw_code"], model["name"]
+        assert {"inputs_loaded_through", "data_cutoff_date"} <= set(model["columns"]), model["name"]
+        # the previous build's state is read through an index, not a scan of the table
+        assert {"columns": ["inputs_loaded_through", "data_cutoff_date"]} in [
+            {"columns": i["columns"]} for i in model["config"]["indexes"]
+        ], model["name"]
 
 
 def test_every_table_model_has_a_tested_or_enforced_key(manifest: dict) -> None:

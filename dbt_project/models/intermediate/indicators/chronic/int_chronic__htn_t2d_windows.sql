@@ -4,6 +4,7 @@
         incremental_strategy='append',
         on_schema_change='fail',
         pre_hook="{{ person_window_delete_scope() }}",
+        indexes=[{'columns': ['inputs_loaded_through', 'data_cutoff_date']}],
     )
 }}
 
@@ -31,10 +32,11 @@
     Follow-ups, registry cards and exams count only when int_service_records does not exclude
     them (after the data cut-off, before birth, after death, unknown EHR); those of every copy
     of a duplicated EHR belong to the merged person.
-    Incremental (macros/person_windows.sql): a run recomputes the open windows for everyone
-    and every window of the persons changed since the previous build.
+    Incremental (macros/person_windows.sql): a run recomputes every window of the persons
+    whose records changed or crossed the cut-off, and the new windows for everyone.
 -#}
 
+{%- set state = person_window_state() | trim -%}
 {%- set service_population_min_age = 35 -%}
 {%- set elderly_age = 65 -%}
 {%- set sbp_limit = 140 -%}
@@ -44,7 +46,9 @@
 {%- set requires_exam = var('std_mgmt_requires_annual_exam', false) | string | lower
     in ['true', '1', 'yes'] -%}
 
-with periods as (
+with {{ person_window_scope_cte(state) }}  -- noqa: ST03 (unused in a full build)
+
+periods as (
 
     select * from {{ ref('int_reporting_periods') }}
 
@@ -99,7 +103,10 @@ valid_services as (
         record_id,
         person_key
     from service_records
-    where not is_excluded and person_key is not null
+    where
+        not is_excluded
+        and person_key is not null
+        and {{ person_window_person_filter(state, 'person_key') }}
 
 ),
 
@@ -137,7 +144,7 @@ registry_windows as (
         on
             c.enrolled_on <= p.period_end
             and (c.withdrawn_on is null or c.withdrawn_on >= p.window_start)
-            and {{ person_window_in_scope('c.person_key', 'p.period_key') }}
+            and {{ person_window_in_scope(state, 'c.person_key', 'p.period_key') }}
     group by c.condition, c.person_key, p.period_key
 
 ),
@@ -215,7 +222,7 @@ followup_counts as (
         d.condition,
         d.person_key,
         p.period_key,
-        sum(d.followup_records) as followups_in_window,
+        sum(d.followup_records)::bigint as followups_in_window,
         count(*) filter (where d.has_face_to_face) as face_to_face_followups,
         count(*) filter (where d.is_qualifying) as qualifying_followups,
         max(d.followup_date) filter (where d.has_reading) as last_reading_date
@@ -223,7 +230,7 @@ followup_counts as (
     inner join periods as p
         on
             d.followup_date between p.window_start and p.period_end
-            and {{ person_window_in_scope('d.person_key', 'p.period_key') }}
+            and {{ person_window_in_scope(state, 'd.person_key', 'p.period_key') }}
     group by d.condition, d.person_key, p.period_key
 
 ),
@@ -239,7 +246,7 @@ exams_in_window as (
     inner join periods as p
         on
             e.exam_date between p.window_start and p.period_end
-            and {{ person_window_in_scope('s.person_key', 'p.period_key') }}
+            and {{ person_window_in_scope(state, 's.person_key', 'p.period_key') }}
 
 ),
 
@@ -351,7 +358,7 @@ final as (
         last_fasting_glucose,
         age_at_last_reading,
         is_controlled,
-        {{ person_window_inputs_loaded_through() }} as inputs_loaded_through
+        {{ person_window_build_columns() }}
     from flagged
 
 )

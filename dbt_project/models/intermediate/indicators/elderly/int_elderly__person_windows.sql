@@ -1,4 +1,12 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ person_window_delete_scope() }}",
+        indexes=[{'columns': ['inputs_loaded_through', 'data_cutoff_date']}],
+    )
+}}
 
 {#-
     Person-level elderly facts per reporting window (spec §2 Elderly): one row per person x
@@ -14,12 +22,18 @@
       (guidance is part of the examination service);
     - is_tcm_managed (ELD_TCM): an exam in the window with both a TCM constitution
       identification and TCM health guidance recorded on that same exam.
+    Incremental (macros/person_windows.sql): a run recomputes every window of the persons
+    whose records changed or crossed the cut-off, and the new windows for everyone.
 -#}
+{%- set state = person_window_state() | trim -%}
 {%- set elderly_min_age = 65 -%}
 
-with exams as (
+with {{ person_window_scope_cte(state) }}  -- noqa: ST03 (unused in a full build)
+
+exams as (
 
     select * from {{ ref('int_elderly__exam_completeness') }}
+    where {{ person_window_person_filter(state, 'person_key') }}
 
 ),
 
@@ -49,7 +63,9 @@ exam_windows as (
         e.has_tcm_guidance
     from exams as e
     inner join periods as pr
-        on e.exam_date between pr.window_start and pr.period_end
+        on
+            e.exam_date between pr.window_start and pr.period_end
+            and {{ person_window_in_scope(state, 'e.person_key', 'pr.period_key') }}
 
 ),
 
@@ -80,7 +96,8 @@ final as (
         bool_or(is_complete) as has_complete_exam,
         bool_or(has_health_guidance) as has_health_guidance,
         bool_or(is_complete and has_health_guidance) as is_health_managed,
-        bool_or(has_tcm_constitution and has_tcm_guidance) as is_tcm_managed
+        bool_or(has_tcm_constitution and has_tcm_guidance) as is_tcm_managed,
+        {{ person_window_build_columns() }}
     from eligible
     group by person_key, period_key, facility_code, birth_date, assessment_year
 

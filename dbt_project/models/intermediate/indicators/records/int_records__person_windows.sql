@@ -4,6 +4,7 @@
         incremental_strategy='append',
         on_schema_change='fail',
         pre_hook="{{ person_window_delete_scope() }}",
+        indexes=[{'columns': ['inputs_loaded_through', 'data_cutoff_date']}],
     )
 }}
 
@@ -35,15 +36,18 @@
     birth, after death, unknown EHR); records of every copy of a duplicated EHR belong to the
     merged person. Persons without an attributable facility (is_excluded_no_facility) are left
     out. Ages are completed years at period_end (age 0-6 = under 7 at period_end).
-    Incremental (macros/person_windows.sql): a run recomputes the open windows for everyone
-    and every window of the persons changed since the previous build.
+    Incremental (macros/person_windows.sql): a run recomputes every window of the persons
+    whose records changed or crossed the cut-off, and the new windows for everyone.
 -#}
 
 {%- set open_end = "date '9999-12-31'" -%}
+{%- set state = person_window_state() | trim -%}
 {%- set elderly_min_age = 65 -%}
 {%- set child_max_age = 6 -%}
 
-with periods as (
+with {{ person_window_scope_cte(state) }}  -- noqa: ST03 (unused in a full build)
+
+periods as (
 
     select * from {{ ref('int_reporting_periods') }}
 
@@ -112,7 +116,10 @@ valid_services as (
         service_date,
         is_dynamic_record
     from service_records
-    where not is_excluded and person_key is not null
+    where
+        not is_excluded
+        and person_key is not null
+        and {{ person_window_person_filter(state, 'person_key') }}
 
 ),
 
@@ -124,7 +131,9 @@ ehr_spans as (
         ehr_created_on as span_start,
         coalesce(ehr_closed_on - 1, {{ open_end }}) as span_end
     from residents
-    where ehr_created_on is not null
+    where
+        ehr_created_on is not null
+        and {{ person_window_person_filter(state, 'person_key') }}
 
 ),
 
@@ -151,7 +160,9 @@ dynamic_dates as (
     where
         is_dynamic_record
         and service_date is not null
-        and {{ person_window_needs_history('person_key', 'service_date', "interval '12 months'") }}
+        and {{ person_window_needs_history(
+            state, 'person_key', 'service_date', "interval '12 months'"
+        ) }}
 
 ),
 
@@ -245,7 +256,7 @@ person_date_sets as (
 
 person_periods as (
 
-    {{ person_window_pairs('person_date_sets') }}
+    {{ person_window_pairs(state, 'person_date_sets') }}
 
 ),
 
@@ -294,7 +305,7 @@ final as (
         )
         or is_pregnant
         or is_in_chronic_registry as is_key_population,
-        {{ person_window_inputs_loaded_through() }} as inputs_loaded_through
+        {{ person_window_build_columns() }}
     from flagged
     where is_alive_at_window_end and (has_open_ehr_copy or has_contract_in_force)
 
