@@ -156,7 +156,7 @@ def _one_day(settings, data: Path, port: int, url: str, as_of: str, batch: str, 
     )
 
 
-def _time_dbt(settings, label: str, cutoff: str, full_refresh: bool = False) -> None:
+def _time_dbt(settings, label: str, cutoff: str, full_refresh: bool = False, *extra: str) -> None:
     import psycopg
 
     project = Path(__file__).resolve().parents[1] / "dbt_project"
@@ -174,6 +174,10 @@ def _time_dbt(settings, label: str, cutoff: str, full_refresh: bool = False) -> 
         str(target / "logs"),
         "--vars",
         f"{{data_cutoff_date: '{cutoff}'}}",
+        # as in production (warehouse_transform): unit tests belong to CI, not to every run
+        "--exclude-resource-type",
+        "unit_test",
+        *extra,
     ]
     if full_refresh:
         cmd.append("--full-refresh")

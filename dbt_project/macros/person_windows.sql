@@ -17,9 +17,7 @@
     loaded since the previous build (an org unit change can re-attribute anyone). Seeds and
     other vars are not tracked: after changing them run `dbt build --full-refresh`.
 
-    A model renders `person_window_state()` once, defines the CTE person_window_scope with
-    person_window_scope_cte (the persons in scope, computed once per statement) and passes the
-    state to the helpers, which select the scope as person filters (person_window_person_filter,
+    A model renders `person_window_state()` once and passes it to the helpers, which select the scope as person filters (person_window_person_filter,
     person_window_needs_history), per person x window conditions (person_window_in_scope) or
     the pairs themselves (person_window_pairs). The pre-hook deletes that scope and the model
     appends it again (incremental_strategy='append'; the contract's primary key, person first,
@@ -102,19 +100,6 @@
         and crossing_person.person_key is not null
 {%- endmacro %}
 
-{% macro person_window_scope_cte(state) -%}
-    {#- the CTE person_window_scope (first in the model's WITH): the persons in scope, computed
-        once (materialized) however many helpers read it; empty in a full build -#}
-    person_window_scope as materialized (
-    {%- if state == 'full' %}
-        select null::text as person_key
-        where false
-    {%- else %}
-        {{ person_window_scope_persons(state) }}
-    {%- endif %}
-    ),
-{%- endmacro %}
-
 {% macro person_window_new_windows(state) -%}
     {#- SELECT of the windows that started since the previous build's cut-off -#}
     select new_windows.period_key
@@ -126,8 +111,8 @@
     {{- 'true' if state == 'full' or state.split('|')[3] == 't' else 'false' -}}
 {%- endmacro %}
 
-{% macro person_window_in_scope_persons(person_key) -%}
-    {{ person_key }} in (select scope.person_key from person_window_scope as scope)
+{% macro person_window_in_scope_persons(state, person_key) -%}
+    {{ person_key }} in ({{ person_window_scope_persons(state) }})
 {%- endmacro %}
 
 {% macro person_window_person_filter(state, person_key) -%}
@@ -135,7 +120,7 @@
     {%- if person_window_has_new_windows(state) == 'true' -%}
         true
     {%- else -%}
-        {{ person_window_in_scope_persons(person_key) }}
+        {{ person_window_in_scope_persons(state, person_key) }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -152,10 +137,10 @@
                 from {{ ref('int_reporting_periods') }} as new_window
                 where new_window.period_key in ({{ person_window_new_windows(state) }})
             )
-            or {{ person_window_in_scope_persons(person_key) }}
+            or {{ person_window_in_scope_persons(state, person_key) }}
         )
     {%- else -%}
-        {{ person_window_in_scope_persons(person_key) }}
+        {{ person_window_in_scope_persons(state, person_key) }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -166,10 +151,10 @@
     {%- elif person_window_has_new_windows(state) == 'true' -%}
         (
             {{ period_key }} in ({{ person_window_new_windows(state) }})
-            or {{ person_window_in_scope_persons(person_key) }}
+            or {{ person_window_in_scope_persons(state, person_key) }}
         )
     {%- else -%}
-        {{ person_window_in_scope_persons(person_key) }}
+        {{ person_window_in_scope_persons(state, person_key) }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -183,7 +168,7 @@
     from {{ persons }} as x
     cross join {{ ref('int_reporting_periods') }} as p
     {%- if state != 'full' %}
-        where {{ person_window_in_scope_persons('x.' ~ person_key) }}
+        where {{ person_window_in_scope_persons(state, 'x.' ~ person_key) }}
         {%- if person_window_has_new_windows(state) == 'true' %}
             union all
             select
@@ -193,7 +178,7 @@
             cross join {{ ref('int_reporting_periods') }} as p
             where
                 p.period_key in ({{ person_window_new_windows(state) }})
-                and not {{ person_window_in_scope_persons('x.' ~ person_key) }}
+                and not {{ person_window_in_scope_persons(state, 'x.' ~ person_key) }}
         {%- endif %}
     {%- endif %}
 {%- endmacro %}
@@ -207,8 +192,9 @@
         {%- if state == 'full' -%}
             truncate {{ this }}
         {%- else -%}
+            {#- = any(array(...)): an index scan per person, not a hash join over the table -#}
             delete from {{ this }}
-            where {{ person_key }} in ({{ person_window_scope_persons(state) }})
+            where {{ person_key }} = any(array({{ person_window_scope_persons(state) }}))
             {%- if state.split('|')[3] == 't' or state.split('|')[4] == 't' %};
                 delete from {{ this }}
                 where

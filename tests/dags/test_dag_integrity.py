@@ -85,3 +85,12 @@ def test_transform_consumers_poke_and_full_refresh_follows_the_run_param(dagbag)
     assert all(t.deferrable is False and t.mode == "poke" for t in consumers)
     producer = dag.get_task("dbt.dbt_producer_watcher")
     assert producer.full_refresh == "{{ params.full_refresh }}"
+
+
+def test_transform_runs_data_tests_but_leaves_unit_tests_to_ci(dagbag) -> None:
+    """The tests task after the models excludes dbt unit tests (fixtures, run by `make test`)."""
+    dag = dagbag.dags["warehouse_transform"]
+    test_tasks = [t for t in dag.tasks if type(t).__name__.startswith("DbtTest")]
+    assert test_tasks, [type(t).__name__ for t in dag.tasks][:10]
+    for task in test_tasks:
+        assert "resource_type:unit_test" in (task.exclude or ""), task.task_id

@@ -53,3 +53,10 @@ def test_provisioning_is_idempotent(warehouse_settings) -> None:
 
     provision(warehouse_settings)
     provision(warehouse_settings)
+
+
+def test_transformer_sessions_sort_in_memory_without_jit(transformer_dsn: str) -> None:
+    """dbt's sessions get the role settings that keep its whole-table models fast."""
+    with psycopg.connect(transformer_dsn) as conn:
+        assert conn.execute("show work_mem").fetchone()[0] == "256MB"
+        assert conn.execute("show jit").fetchone()[0] == "off"

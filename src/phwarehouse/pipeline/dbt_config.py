@@ -59,9 +59,15 @@ def operator_args() -> dict[str, object]:
     return {**CONSUMER_ARGS, "full_refresh": "{{ params.full_refresh }}"}
 
 
+# dbt unit tests check model logic on static fixtures: they run in CI (`make test`), not in every
+# warehouse run, as dbt recommends; the data tests do run after the models.
+EXCLUDE = ["resource_type:unit_test"]
+
+
 def render_config() -> RenderConfig:
     return RenderConfig(
         load_method=LoadMode.DBT_MANIFEST if MANIFEST.exists() else LoadMode.DBT_LS,
+        exclude=EXCLUDE,
         test_behavior=TestBehavior.AFTER_ALL,
         emit_datasets=False,
         dbt_deps=False,

@@ -49,6 +49,9 @@ def provision(settings: Settings) -> None:
         _ensure_role(cur, bi, bi_pw)
         for role in (transformer, bi):  # JIT plans stacked dbt views badly on this workload
             cur.execute(sql.SQL("alter role {} set jit = off").format(sql.Identifier(role)))
+        # dbt's whole-table models sort and hash millions of rows (2 threads): in memory
+        transformer_id = sql.Identifier(transformer)
+        cur.execute(sql.SQL("alter role {} set work_mem = '256MB'").format(transformer_id))
         if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" not in settings.values:
             _ensure_role(cur, "airflow", settings.get("AIRFLOW_DB_PASSWORD"))
             _ensure_database(cur, "airflow", "airflow")

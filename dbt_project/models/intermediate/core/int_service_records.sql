@@ -37,7 +37,8 @@
     {'entity': 'deaths', 'date': 'death_date', 'dynamic': false, 'facility': none},
 ] -%}
 
-with ehr_map as (
+-- "not materialized": read more than once, yet inlined so the planner sees table statistics
+with ehr_map as not materialized (
 
     select * from {{ ref('int_person_ehr_map') }}
 

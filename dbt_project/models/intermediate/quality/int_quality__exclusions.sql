@@ -33,7 +33,8 @@
     {'entity': 'child_health_checks', 'fields': [('weight_kg', 'weight_kg')]},
 ] -%}
 
-with service_records as (
+-- "not materialized": read more than once, yet inlined so the planner sees table statistics
+with service_records as not materialized (
 
     select * from {{ ref('int_service_records') }}
 
@@ -51,13 +52,13 @@ ehr_map as (
 
 ),
 
-persons as (
+persons as not materialized (
 
     select * from {{ ref('int_persons') }}
 
 ),
 
-org_units as (
+org_units as not materialized (
 
     select * from {{ ref('int_org_units') }}
 
@@ -157,7 +158,7 @@ unknown_report_facilities as (
 
 ),
 
-resident_flags as (
+resident_flags as not materialized (
 
     select
         r.record_id,

@@ -22,7 +22,8 @@ with service_records as (
 
 ),
 
-persons as (
+-- "not materialized": read more than once, yet inlined so the planner sees table statistics
+persons as not materialized (
 
     select * from {{ ref('int_persons') }}
 

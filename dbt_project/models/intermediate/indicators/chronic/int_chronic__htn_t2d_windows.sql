@@ -46,9 +46,7 @@
 {%- set requires_exam = var('std_mgmt_requires_annual_exam', false) | string | lower
     in ['true', '1', 'yes'] -%}
 
-with {{ person_window_scope_cte(state) }}  -- noqa: ST03 (unused in a full build)
-
-periods as (
+with periods as (
 
     select * from {{ ref('int_reporting_periods') }}
 

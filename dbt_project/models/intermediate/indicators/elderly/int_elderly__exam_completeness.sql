@@ -31,7 +31,8 @@ required_fields as (
 
 ),
 
-counted_exams as (
+-- "not materialized": read more than once, yet inlined so the planner sees table statistics
+counted_exams as not materialized (
 
     select
         e.*,

@@ -28,9 +28,7 @@
 {%- set state = person_window_state() | trim -%}
 {%- set elderly_min_age = 65 -%}
 
-with {{ person_window_scope_cte(state) }}  -- noqa: ST03 (unused in a full build)
-
-exams as (
+with exams as (
 
     select * from {{ ref('int_elderly__exam_completeness') }}
     where {{ person_window_person_filter(state, 'person_key') }}

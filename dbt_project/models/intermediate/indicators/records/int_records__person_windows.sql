@@ -45,9 +45,7 @@
 {%- set elderly_min_age = 65 -%}
 {%- set child_max_age = 6 -%}
 
-with {{ person_window_scope_cte(state) }}  -- noqa: ST03 (unused in a full build)
-
-periods as (
+with periods as (
 
     select * from {{ ref('int_reporting_periods') }}
 
