@@ -159,11 +159,13 @@
 {%- endmacro %}
 
 {% macro person_window_pairs(state, persons, person_key='person_key') -%}
-    {#- SELECT of the (person_key, period_key) pairs this run computes for the persons of the
-        relation or CTE `persons` (the scope of person_window_in_scope, without testing every
-        pair of a table of every person) -#}
+    {#- SELECT of every column of the relation or CTE `persons` (one row per person) with each
+        period_key this run computes for that person: the scope of person_window_in_scope,
+        without testing every pair. The caller reads the person's columns from here rather than
+        joining `persons` again: a CTE read twice is materialized without statistics, and the
+        planner then nests loops over millions of rows. -#}
     select
-        x.{{ person_key }} as person_key,
+        x.*,
         p.period_key
     from {{ persons }} as x
     cross join {{ ref('int_reporting_periods') }} as p
@@ -172,7 +174,7 @@
         {%- if person_window_has_new_windows(state) == 'true' %}
             union all
             select
-                x.{{ person_key }} as person_key,
+                x.*,
                 p.period_key
             from {{ persons }} as x
             cross join {{ ref('int_reporting_periods') }} as p

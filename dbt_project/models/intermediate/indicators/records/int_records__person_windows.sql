@@ -261,23 +261,22 @@ person_periods as (
 flagged as (
 
     select
-        ds.person_key,
+        pp.person_key,
         p.period_key,
         pr.attributed_facility_code as facility_code,
         extract(year from age(p.period_end, pr.birth_date))::integer as age_at_window_end,
         pr.death_date is null or pr.death_date > p.period_end as is_alive_at_window_end,
-        coalesce(ds.open_ehr_dates @> p.period_end, false) as has_open_ehr_copy,
-        coalesce(ds.contract_dates @> p.period_end, false) as has_contract_in_force,
-        coalesce(ds.dynamic_record_dates @> p.period_end, false) as has_dynamic_record_12m,
-        coalesce(ds.pregnant_dates @> p.period_end, false) as is_pregnant,
-        coalesce(ds.registry_dates @> p.period_end, false) as is_in_chronic_registry
+        coalesce(pp.open_ehr_dates @> p.period_end, false) as has_open_ehr_copy,
+        coalesce(pp.contract_dates @> p.period_end, false) as has_contract_in_force,
+        coalesce(pp.dynamic_record_dates @> p.period_end, false) as has_dynamic_record_12m,
+        coalesce(pp.pregnant_dates @> p.period_end, false) as is_pregnant,
+        coalesce(pp.registry_dates @> p.period_end, false) as is_in_chronic_registry
     from person_periods as pp
-    inner join person_date_sets as ds on pp.person_key = ds.person_key
-    inner join persons as pr on ds.person_key = pr.person_key
+    inner join persons as pr on pp.person_key = pr.person_key
     inner join periods as p on pp.period_key = p.period_key
     where
         not pr.is_excluded_no_facility
-        and (ds.open_ehr_dates @> p.period_end or ds.contract_dates @> p.period_end)
+        and (pp.open_ehr_dates @> p.period_end or pp.contract_dates @> p.period_end)
 
 ),
 
