@@ -17,9 +17,10 @@
     loaded since the previous build (an org unit change can re-attribute anyone). Seeds and
     other vars are not tracked: after changing them run `dbt build --full-refresh`.
 
-    A model renders `person_window_state()` once and passes it to the helpers, which select the scope as person filters (person_window_person_filter,
-    person_window_needs_history), per person x window conditions (person_window_in_scope) or
-    the pairs themselves (person_window_pairs). The pre-hook deletes that scope and the model
+    A model renders `person_window_state()` once and passes it to the helpers, which select
+    the scope as person filters (person_window_person_filter, person_window_needs_history), per
+    person x window conditions (person_window_in_scope) or the pairs themselves
+    (person_window_pairs). The pre-hook deletes that scope and the model
     appends it again (incremental_strategy='append'; the contract's primary key, person first,
     makes any overlap an error and keeps each person's rows in a few index pages). Every row
     carries the state of the build that wrote it (person_window_build_columns), read back
