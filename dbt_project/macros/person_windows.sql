@@ -50,20 +50,16 @@
                 b.data_cutoff_date > date '{{ var("data_cutoff_date") }}'
                 or exists (
                     select from {{ org_units }} as o
-                    where
-                        o.loaded_at > b.inputs_loaded_through
-                        - interval '{{ var("incremental_change_margin_hours") }} hours'
+                    where o.loaded_at > {{ less_change_margin('b.inputs_loaded_through') }}
                 ) as needs_everything,
                 exists (
                     select from {{ periods }} as p where p.period_start > b.data_cutoff_date
                 ) as has_new_windows,
-                -- reported at the previous cut-off (int_reporting_periods' rule), not any more
+                -- reported at the previous cut-off, not any more
                 exists (
                     select from {{ all_periods }} as d
                     where
-                        d.period_start <= b.data_cutoff_date
-                        and d.assessment_year >= extract(year from b.data_cutoff_date)::integer
-                        - {{ var('reporting_history_years') }}
+                        {{ is_reported_period('b.data_cutoff_date', 'd.') }}
                         and d.period_key not in (select p.period_key from {{ periods }} as p)
                 ) as has_gone_windows
             from previous_build as b
@@ -85,9 +81,7 @@
     {%- set parts = state.split('|') -%}
     select changes.person_key
     from {{ ref('int_person_changes') }} as changes
-    where
-        changes.last_loaded_at > timestamptz '{{ parts[1] }}'
-        - interval '{{ var("incremental_change_margin_hours") }} hours'
+    where changes.last_loaded_at > {{ less_change_margin("timestamptz '" ~ parts[1] ~ "'") }}
     union
     select crossing_person.person_key
     from {{ ref('int_service_records') }} as crossing

@@ -34,9 +34,12 @@
     {#- The raw loaded_at an incremental run reads from: the latest one this table holds, less
         incremental_change_margin_hours (a load that commits late keeps its start time) -#}
     (
-        select
-            max(previous.{{ loaded_at_column }})
-            - interval '{{ var("incremental_change_margin_hours") }} hours'
+        select {{ less_change_margin('max(previous.' ~ loaded_at_column ~ ')') }}
         from {{ this }} as previous
     )
+{%- endmacro %}
+
+{% macro less_change_margin(loaded_at) -%}
+    {#- a loaded_at less incremental_change_margin_hours: where an incremental read starts -#}
+    {{ loaded_at }} - interval '{{ var("incremental_change_margin_hours") }} hours'
 {%- endmacro %}

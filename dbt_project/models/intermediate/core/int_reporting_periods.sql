@@ -22,9 +22,7 @@ final as (
         provisional_until > '{{ cutoff }}'::date as is_provisional
     from periods
     where
-        period_start <= '{{ cutoff }}'::date
-        and assessment_year >= extract(year from '{{ cutoff }}'::date)::integer
-        - {{ var('reporting_history_years') }}
+        {{ is_reported_period("'" ~ cutoff ~ "'::date") }}
 )
 
 select * from final
