@@ -16,11 +16,16 @@ PYTEST_ARGS ?=
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-system-packages: ## PostgreSQL server binaries (Debian), when missing
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then \
-	  echo "installing PostgreSQL server binaries (apt-get)"; \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
-	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; fi; \
+# Debian packages: PostgreSQL's server, and Chromium with CJK fonts for the browser tests
+system-packages: ## PostgreSQL server binaries, Chromium and CJK fonts (Debian), when missing
+	@missing=""; \
+	if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then missing="postgresql"; fi; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing="$$missing fonts-noto-cjk"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing (apt-get)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 $(TOOLS)/bin/uv:
@@ -33,9 +38,11 @@ $(PIPE)/.installed: requirements/pipeline.lock.txt pyproject.toml | $(UV)
 	VIRTUAL_ENV=$(PIPE) $(UV) pip install -q --no-deps -e .
 	touch $@
 
-$(SUPERSET)/.installed: requirements/superset.lock.txt | $(UV)
+$(SUPERSET)/.installed: requirements/superset.lock.txt pyproject.toml | $(UV)
 	$(UV) venv -q --allow-existing --python $(PYTHON) $(SUPERSET)
 	VIRTUAL_ENV=$(SUPERSET) $(UV) pip install -q -r requirements/superset.lock.txt
+	# the dashboards' importer (phwarehouse.dashboards.superset_apply) runs in this venv
+	VIRTUAL_ENV=$(SUPERSET) $(UV) pip install -q --no-deps -e .
 	touch $@
 
 setup: system-packages $(PIPE)/.installed $(SUPERSET)/.installed ## install everything (idempotent)
@@ -63,8 +70,8 @@ format: setup
 	$(PIPE)/bin/ruff check --fix src tests dags benchmarks
 
 lock: | $(UV) ## re-resolve the pinned requirements
-	$(UV) pip compile -q requirements/pipeline.in --python-version 3.11 -o requirements/pipeline.lock.txt
-	$(UV) pip compile -q requirements/superset.in --python-version 3.11 -o requirements/superset.lock.txt
+	cd requirements && $(abspath $(UV)) pip compile -q pipeline.in --python-version 3.11 -o pipeline.lock.txt
+	cd requirements && $(abspath $(UV)) pip compile -q superset.in --python-version 3.11 -o superset.lock.txt
 
 bench: setup ## the district-profile benchmarks (600,000 residents; tens of minutes)
 	$(PIPE)/bin/python benchmarks/bench_generate.py

@@ -55,10 +55,12 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def ensure_credentials(path: Path, env: dict[str, str]) -> dict[str, str]:
-    """Return the generated secrets, creating missing ones in `path` (0600)."""
+def ensure_credentials(
+    path: Path, env: dict[str, str], names: tuple[str, ...] = GENERATED_SECRETS
+) -> dict[str, str]:
+    """Return the generated secrets, creating missing ones of `names` in `path` (0600)."""
     existing = read_env_file(path)
-    missing = [n for n in GENERATED_SECRETS if n not in existing and n not in env]
+    missing = [n for n in names if n not in existing and n not in env]
     if missing:
         path.parent.mkdir(parents=True, exist_ok=True)
         for name in missing:
@@ -104,6 +106,13 @@ class Settings:
 
     def port(self, name: str, default: int) -> int:
         return int(self.get(name, str(default)))
+
+    def secret(self, name: str) -> str:
+        """A secret that is not in GENERATED_SECRETS (e.g. a configured user's password):
+        generated on first use into the credentials file, like the others."""
+        if name not in self.values:
+            self.values.update(ensure_credentials(self.credentials_file, self.values, (name,)))
+        return self.values[name]
 
     # --- places -----------------------------------------------------------------------------
     @property

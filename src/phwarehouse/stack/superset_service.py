@@ -1,4 +1,4 @@
-"""Superset 6 on the local stack (its own venv): metadata DB, admin user, warehouse database."""
+"""Superset 6 on the local stack (its own venv): metadata DB, admin user, dashboards."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import subprocess
 
 import httpx
 
+from phwarehouse.dashboards import importer as dashboards_importer
 from phwarehouse.settings import Settings
 from phwarehouse.stack.processes import Service
 
 ADMIN_USER = "admin"
-WAREHOUSE_DATABASE_NAME = "公共卫生数据仓库 warehouse"
 
 
 def superset_env(settings: Settings) -> dict[str, str]:
@@ -67,13 +67,9 @@ def init(settings: Settings) -> None:
             settings, "fab", "reset-password", "--username", ADMIN_USER, f"--password={password}"
         )
     superset_cli(settings, "init")
-    superset_cli(
-        settings,
-        "set-database-uri",
-        "--database_name",
-        WAREHOUSE_DATABASE_NAME,
-        f"--uri={settings.warehouse_url('bi', 'postgresql+psycopg2')}",
-    )
+    # the warehouse database, datasets, charts, dashboards, roles, users and row-level
+    # security, from superset/assets and superset/access.yml
+    dashboards_importer.apply(settings)
 
 
 def service(settings: Settings) -> Service:
