@@ -6,32 +6,14 @@ runs the main job twice, and checks what a user would check.
 
 from __future__ import annotations
 
-import shutil
-
 import httpx
 import psycopg
 import pytest
-from tests.conftest import make_test_settings
 
 from phwarehouse.stack import main_job, manage, pgcluster, processes, superset_service
 from phwarehouse.stack.airflow_service import AirflowClient
 
 pytestmark = pytest.mark.stack
-
-
-@pytest.fixture(scope="module")
-def stack():
-    settings = make_test_settings(PHW_DEMO_RESIDENTS="3000")
-    try:
-        yield settings
-    finally:
-        logs = settings.home / "airflow" / "logs"
-        if logs.exists():  # keep the logs of the last run for a failure's post-mortem
-            shutil.rmtree("/tmp/phw-stack-test-logs", ignore_errors=True)
-            shutil.copytree(logs, "/tmp/phw-stack-test-logs", dirs_exist_ok=True)
-        manage.down(settings)
-        pgcluster.stop(settings)
-        shutil.rmtree(settings.home, ignore_errors=True)
 
 
 def _raw_counts(settings, until=None) -> dict[str, int]:
@@ -43,8 +25,8 @@ def _raw_counts(settings, until=None) -> dict[str, int]:
         return {t: conn.execute(f'select count(*) from raw."{t}"').fetchone()[0] for (t,) in tables}
 
 
-def test_main_job_runs_the_pipeline_and_every_service_answers(stack) -> None:
-    report = main_job.main_job(stack, print)
+def test_main_job_runs_the_pipeline_and_every_service_answers(stack, first_run) -> None:
+    report = first_run
     assert report.ok, report
     assert {dag for dag, _, _ in report.runs} >= set(main_job.TRIGGERED_DAGS)
 

@@ -51,10 +51,23 @@ def test_superset_init_never_passes_a_secret_as_a_separate_argument(monkeypatch)
         calls.append(args)
         return subprocess.CompletedProcess(args, 0, "user already exists", "")
 
+    imports: list[tuple[list[str], dict[str, str]]] = []
+
+    def fake_run(argv, env, **_):
+        imports.append((argv, env))
+        return subprocess.CompletedProcess(argv, 0, "{}", "")
+
     monkeypatch.setattr(superset_service, "superset_cli", fake_cli)
+    monkeypatch.setattr("phwarehouse.dashboards.importer.subprocess.run", fake_run)
     try:
         superset_service.init(settings)
+        bi_password = settings.warehouse_role("bi")[1]
     finally:
         shutil.rmtree(settings.home, ignore_errors=True)
     assert any(f"--password={DASH_SECRET}" in args for args in calls)  # create and reset
     assert all(DASH_SECRET not in args for args in calls)
+    # the dashboards' import gets the BI password and the users' passwords by environment
+    ((argv, env),) = imports
+    assert env["PHW_BI_DATABASE_PASSWORD"] == bi_password
+    assert env["PHW_SUPERSET_USER_PASSWORDS"].startswith("{")
+    assert not [a for a in argv if bi_password in a or "PASSWORD" in a.upper()]

@@ -491,7 +491,7 @@ def dashboard_config(dashboard: Dashboard, ids: dict[str, int]) -> dict[str, Any
                 _native_filter(dashboard, f, ids) for f in dashboard.filters
             ],
             "color_scheme": "supersetColors",
-            "label_colors": dict(catalog.STATUS_COLOURS),
+            "label_colors": dict(catalog.LABEL_COLOURS),
             "shared_label_colors": [],
             "color_scheme_domain": [],
             "timed_refresh_immune_slices": [],

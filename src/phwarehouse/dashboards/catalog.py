@@ -156,8 +156,17 @@ def sql_in(column: str, values: tuple[str, ...]) -> str:
 # Charts
 # ---------------------------------------------------------------------------------------------
 
-# colours of the status labels on every dashboard (达标 green, 未达标 red)
-STATUS_COLOURS = {"达标": "#1A9850", "未达标": "#D73027", "无目标": "#9E9E9E", "无数据": "#D9D9D9"}
+# colours of the status labels on every dashboard (达标 green, 未达标 red) and of the value,
+# 序时进度 and target series of every trend
+LABEL_COLOURS = {
+    "达标": "#1A9850",
+    "未达标": "#D73027",
+    "无目标": "#9E9E9E",
+    "无数据": "#D9D9D9",
+    "指标值": "#2171B5",
+    "序时进度": "#FD8D3C",
+    "目标值": "#D73027",
+}
 ATTAINMENT_FORMATTING = (
     {"column": "attainment", "operator": "<", "targetValue": 100, "colorScheme": "#D73027"},
     {"column": "attainment", "operator": "≥", "targetValue": 100, "colorScheme": "#1A9850"},

@@ -1,0 +1,207 @@
+"""The dashboards as code: the committed bundle is the rendering of the catalogue, every chart
+reads columns and metrics its dataset has, filters target real columns, and access.yml turns
+into the row-level-security clauses the issue asks for. No services needed."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from phwarehouse.dashboards import access, bundle, catalog
+from phwarehouse.dashboards.model_docs import dashboard_models
+from phwarehouse.platform.schema import ENTITIES
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_committed_bundle_and_exposures_are_the_rendering_of_the_catalogue() -> None:
+    """Edit the catalogue, then `python -m phwarehouse.dashboards render`: the YAML in git is
+    what the importer reads, so it must not drift from the declaration."""
+    assert bundle.read() == bundle.render(), "run: python -m phwarehouse.dashboards render"
+    assert bundle.EXPOSURES_YML.read_text(encoding="utf-8") == bundle.exposures()
+
+
+def test_rendering_is_stable_and_every_uuid_is_unique() -> None:
+    first, second = bundle.render(), bundle.render()
+    assert first == second
+    uuids = [yaml.safe_load(text)["uuid"] for name, text in first.items() if "/" in name]
+    assert len(uuids) == len(set(uuids)) == len(first) - 1  # all but metadata.yaml
+
+
+def test_bundle_has_one_yaml_per_asset_and_no_password() -> None:
+    files = bundle.render()
+    kinds = {name.split("/")[0] for name in files}
+    assert kinds == {"metadata.yaml", "databases", "datasets", "charts", "dashboards"}
+    assert yaml.safe_load(files["metadata.yaml"]) == {"version": "1.0.0", "type": "assets"}
+    assert sum(n.startswith("dashboards/") for n in files) == 8
+    database = yaml.safe_load(files[bundle.DATABASE_FILE])
+    assert ":XXXXXXXXXX@" in database["sqlalchemy_uri"]
+    assert database["database_name"] == bundle.DATABASE_NAME
+    for text in files.values():
+        assert "password" not in text.lower() or "XXXXXXXXXX" in text
+
+
+def test_datasets_are_the_contracted_dashboard_views_with_dbt_descriptions() -> None:
+    models = dashboard_models()
+    for name, text in bundle.render().items():
+        if not name.startswith("datasets/"):
+            continue
+        config = yaml.safe_load(text)
+        model = models[config["table_name"]]
+        assert config["schema"] == "marts"
+        assert [c["column_name"] for c in config["columns"]] == [c.name for c in model.columns]
+        for column in config["columns"]:
+            doc = model.column(column["column_name"])
+            assert column["description"] == doc.description and doc.description
+            assert column["verbose_name"] == doc.label_zh
+    # the contract in dbt and the datasets name the same views
+    contracted = yaml.safe_load(bundle.EXPOSURES_YML.read_text(encoding="utf-8"))
+    assert {f"ref('{m}')" for m in models} == {
+        d for e in contracted["exposures"] for d in e["depends_on"]
+    }
+
+
+def _referenced_columns(sql: str) -> set[str]:
+    return set(re.findall(r"\b([a-z_]+)\b", re.sub(r"'[^']*'", "", sql))) - {
+        "in",
+        "is",
+        "not",
+        "null",
+        "and",
+        "or",
+        "min",
+    }
+
+
+def test_every_chart_reads_columns_and_metrics_of_its_dataset() -> None:
+    for dashboard in catalog.dashboards():
+        for chart in dashboard.charts:
+            columns = dashboard_models()[chart.dataset].column_names
+            metrics = {m.name for m in catalog.DATASETS[chart.dataset].metrics}
+            assert set(chart.columns) <= columns, chart.key
+            assert set(chart.metrics) <= metrics, chart.key
+            for condition in chart.where:
+                assert _referenced_columns(condition) <= columns, (chart.key, condition)
+            for term, _ in chart.order_by:
+                assert term in metrics or _referenced_columns(term) <= columns, chart.key
+
+
+def test_every_chart_has_a_query_context_the_chart_data_api_can_run() -> None:
+    for name, text in bundle.render().items():
+        if not name.startswith("charts/"):
+            continue
+        config = yaml.safe_load(text)
+        context = json.loads(config["query_context"])
+        assert context["form_data"] == config["params"]
+        (query,) = context["queries"]
+        assert query["columns"] or query["metrics"], name
+
+
+def test_native_filters_target_columns_of_their_dataset_and_skip_charts_without_them() -> None:
+    ids = {}
+    for name, text in bundle.render().items():
+        if name.startswith("dashboards/"):
+            config = yaml.safe_load(text)
+            ids = {
+                node["meta"]["uuid"]: node["meta"]["chartId"]
+                for node in config["position"].values()
+                if isinstance(node, dict) and node.get("type") == "CHART"
+            }
+            dashboard = next(d for d in catalog.dashboards() if d.slug == config["slug"])
+            filters = config["metadata"]["native_filter_configuration"]
+            assert [f["name"] for f in filters] == [f.name for f in dashboard.filters]
+            for native, declared in zip(filters, dashboard.filters, strict=True):
+                (target,) = native["targets"]
+                assert target["datasetUuid"] == bundle.dataset_uuid(declared.dataset)
+                assert declared.column in dashboard_models()[declared.dataset].column_names
+                excluded = set(native["scope"]["excluded"])
+                for chart in dashboard.charts:
+                    chart_id = ids[bundle.chart_uuid(chart)]
+                    assert (chart_id in excluded) == (not bundle.applies(declared, chart))
+    assert ids
+
+
+def test_overview_filters_default_to_the_latest_period_and_highest_visible_level() -> None:
+    overview = next(d for d in catalog.dashboards() if d.slug == "overview")
+    by_key = {f.key: f for f in overview.filters}
+    assert by_key["period_type"].default == catalog.MONTH_YTD
+    # the latest period: the first value of period_key sorted descending ('2026-12' first)
+    period = by_key["period"]
+    assert period.first_by_default and not period.sort_ascending
+    assert sorted(["2026-09", "2026-12", "2026-10"], reverse=not period.sort_ascending)[0] == (
+        "2026-12"
+    )
+    # the highest level a user may see: the first label sorted ascending
+    level = by_key["level"]
+    assert level.first_by_default and level.sort_ascending
+    assert {f.key for f in overview.filters} >= {"period_type", "period", "township", "facility"}
+
+
+def test_a_trend_chart_for_every_indicator_in_its_domain_dashboard() -> None:
+    codes = {i.code for i in catalog.indicators()}
+    trends = {
+        chart.key.removeprefix("trend_").upper()
+        for d in catalog.dashboards()
+        for chart in d.charts
+        if chart.key.startswith("trend_")
+    }
+    assert trends == codes and len(codes) == 25
+
+
+def test_layout_rows_fit_the_grid() -> None:
+    for dashboard in catalog.dashboards():
+        for row in dashboard.rows:
+            assert sum(chart.width for chart in row) <= 12, dashboard.slug
+
+
+def test_service_type_seed_is_the_platform_contract() -> None:
+    with (REPO / "dbt_project" / "seeds" / "service_types.csv").open(encoding="utf-8") as f:
+        seed = {r["service_type"]: r["name_zh"] for r in csv.DictReader(f)}
+    assert seed and all(ENTITIES[entity].zh == name for entity, name in seed.items())
+
+
+# --- access.yml ---------------------------------------------------------------------------
+
+
+def test_access_file_declares_a_user_per_level() -> None:
+    users = access.load_users()
+    assert {u.level for u in users} == set(access.LEVELS)
+    assert len({u.password_variable for u in users}) == len(users)
+
+
+def test_rls_clauses_township_sees_its_facilities_facility_only_itself() -> None:
+    township = access.User("t", "t", "t", "township", "410108001")
+    facility = access.User("f", "f", "f", "facility", "41010800100")
+    district = access.User("d", "d", "d", "district", "410108")
+    assert township.rls_clause == (
+        "township_code = '410108001' AND org_level IN ('township', 'facility')"
+    )
+    assert facility.rls_clause == "facility_code = '41010800100' AND org_level = 'facility'"
+    assert district.rls_clause is None and district.rls_role is None
+    assert township.rls_role != facility.rls_role
+
+
+def test_rls_columns_exist_in_every_dataset() -> None:
+    for model in dashboard_models().values():
+        assert {"township_code", "facility_code", "org_level"} <= model.column_names, model.name
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"username": "x", "level": "province", "org_unit_code": "41"}, "level must be"),
+        ({"username": "x", "level": "facility", "org_unit_code": "1' or '1'='1"}, "not an org"),
+        ({"username": "x", "level": "facility"}, "lacks org_unit_code"),
+        ({"username": "admin", "level": "district", "org_unit_code": "410108"}, "twice"),
+    ],
+)
+def test_a_bad_access_file_is_refused_with_a_clear_error(tmp_path, entry, message) -> None:
+    path = tmp_path / "access.yml"
+    path.write_text(yaml.safe_dump({"users": [entry]}), encoding="utf-8")
+    with pytest.raises(access.AccessConfigError, match=message):
+        access.load_users(path)
