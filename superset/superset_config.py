@@ -13,11 +13,25 @@ DATA_DIR = os.environ.get("SUPERSET_HOME", os.path.expanduser("~/.superset"))
 BABEL_DEFAULT_LOCALE = "zh"
 LANGUAGES = {"zh": {"flag": "cn", "name": "简体中文"}, "en": {"flag": "us", "name": "English"}}
 
-# Simple local caches: no Redis on the embedded stack.
-CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 300}
-DATA_CACHE_CONFIG = CACHE_CONFIG
-FILTER_STATE_CACHE_CONFIG = {**CACHE_CONFIG, "CACHE_DEFAULT_TIMEOUT": 86400}
-EXPLORE_FORM_DATA_CACHE_CONFIG = FILTER_STATE_CACHE_CONFIG
+# File caches shared by every gunicorn worker (no Redis on the embedded stack): a per-process
+# SimpleCache misses in the other worker, and a dashboard's filter state saved by one worker
+# must be found by the next request whichever worker answers it.
+CACHE_DIR = os.path.join(DATA_DIR, "cache")
+CACHE_CONFIG = {
+    "CACHE_TYPE": "FileSystemCache",
+    "CACHE_DIR": os.path.join(CACHE_DIR, "metadata"),
+    "CACHE_DEFAULT_TIMEOUT": 300,
+}
+DATA_CACHE_CONFIG = {**CACHE_CONFIG, "CACHE_DIR": os.path.join(CACHE_DIR, "data")}
+FILTER_STATE_CACHE_CONFIG = {
+    **CACHE_CONFIG,
+    "CACHE_DIR": os.path.join(CACHE_DIR, "filter_state"),
+    "CACHE_DEFAULT_TIMEOUT": 86400,
+}
+EXPLORE_FORM_DATA_CACHE_CONFIG = {
+    **FILTER_STATE_CACHE_CONFIG,
+    "CACHE_DIR": os.path.join(CACHE_DIR, "explore_form_data"),
+}
 RATELIMIT_STORAGE_URI = "memory://"
 
 WTF_CSRF_ENABLED = True

@@ -13,3 +13,16 @@
         when 'year' then '年度'
     end
 {%- endmacro %}
+
+{% macro dashboard_org_columns(fact, org_units='org_units') -%}
+    {{ fact }}.org_unit_code,
+    {{ org_units }}.org_unit_name,
+    {{ fact }}.org_level,
+    {{ org_level_label(fact ~ '.org_level') }} as org_level_zh,
+    {{ org_units }}.township_code,
+    {{ org_units }}.township_name,
+    case when {{ fact }}.org_level = 'facility' then {{ org_units }}.facility_code end
+        as facility_code,
+    case when {{ fact }}.org_level = 'facility' then {{ org_units }}.facility_name end
+        as facility_name
+{%- endmacro %}

@@ -18,7 +18,9 @@ def _print_where(settings: Settings) -> None:
     print()
     print("Where to look")
     print(f"  Airflow   {settings.airflow_url}   user admin")
-    print(f"  Superset  {settings.superset_url}   user admin")
+    print(f"  Superset  {settings.superset_url}   user admin (dashboards: 总览 at")
+    print(f"            {settings.superset_url}/superset/dashboard/overview/; example users of")
+    print("            every level in superset/access.yml, see README 'The dashboards')")
     print(f"  Platform  {settings.platform_url}   (simulated public health platform API)")
     pg = settings.pg
     print(f"  Warehouse postgresql://{pg.host}:{pg.port}/{settings.warehouse_db}")
@@ -102,6 +104,15 @@ def cmd_run(settings: Settings, _: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_dashboards(settings: Settings, _: argparse.Namespace) -> int:
+    """Import superset/assets and superset/access.yml into the stack's Superset again."""
+    from phwarehouse.dashboards import importer
+
+    counts = importer.apply(settings)
+    _say("dashboards imported: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    return 0
+
+
 def cmd_env(settings: Settings, _: argparse.Namespace) -> int:
     """Print `export` lines so a shell can run dbt or psql against this stack."""
     from phwarehouse.stack.airflow_service import airflow_env
@@ -147,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_run
     )
     sub.add_parser("env", help="print export lines for this stack").set_defaults(func=cmd_env)
+    sub.add_parser(
+        "dashboards", help="import the dashboards, roles, users and row-level security again"
+    ).set_defaults(func=cmd_dashboards)
     for name in ("airflow", "superset"):
         p = sub.add_parser(name, help=f"run the {name} CLI with this stack's environment")
         p.add_argument("rest", nargs=argparse.REMAINDER)

@@ -1,4 +1,4 @@
-"""The dashboards, declared once: datasets (the dbt views of `marts/dashboards`), their metrics,
+"""The dashboards, declared once: datasets (the dbt models of `marts/dashboards`), their metrics,
 the charts, the native filters and the layout. `bundle` renders this into Superset's format.
 
 Indicator lists come from the dbt seed `indicator_catalogue` (codes, Chinese names, domains), so
@@ -31,7 +31,7 @@ class Metric:
 
 @dataclass(frozen=True)
 class Dataset:
-    model: str  # dbt model in schema marts (a contracted view)
+    model: str  # dbt model in schema marts (a contracted table)
     main_dttm_col: str | None
     metrics: tuple[Metric, ...]
 

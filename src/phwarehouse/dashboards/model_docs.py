@@ -47,7 +47,7 @@ def _squash(text: str | None) -> str:
 
 @cache
 def dashboard_models(path: Path = DASHBOARD_MODELS_YML) -> dict[str, Model]:
-    """The contracted views of `models/marts/dashboards`, keyed by model name."""
+    """The contracted models of `models/marts/dashboards`, keyed by model name."""
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     models: dict[str, Model] = {}
     for model in doc["models"]:

@@ -36,18 +36,7 @@ final as (
         indicators.denominator_kind,
         indicators.domain,
         domains.name_zh as domain_name_zh,
-        indicator_values.org_unit_code,
-        indicator_values.org_unit_name,
-        indicator_values.org_level,
-        {{ org_level_label('indicator_values.org_level') }} as org_level_zh,
-        org_units.township_code,
-        org_units.township_name,
-        case
-            when indicator_values.org_level = 'facility' then org_units.facility_code
-        end as facility_code,
-        case
-            when indicator_values.org_level = 'facility' then org_units.facility_name
-        end as facility_name,
+        {{ dashboard_org_columns('indicator_values') }},
         indicator_values.period_key,
         indicator_values.period_type,
         {{ period_type_label('indicator_values.period_type') }} as period_type_zh,

@@ -20,16 +20,7 @@ final as (
         bands.band_key,
         bands.band_start_age,
         bands.band_start_age || '–' || bands.band_end_age || '岁' as age_band_zh,
-        bands.org_unit_code,
-        org_units.org_unit_name,
-        bands.org_level,
-        {{ org_level_label('bands.org_level') }} as org_level_zh,
-        org_units.township_code,
-        org_units.township_name,
-        case when bands.org_level = 'facility' then org_units.facility_code end
-            as facility_code,
-        case when bands.org_level = 'facility' then org_units.facility_name end
-            as facility_name,
+        {{ dashboard_org_columns('bands') }},
         bands.period_key,
         periods.period_label_zh,
         bands.deaths,

@@ -29,16 +29,7 @@ final as (
         vaccines.vaccine_name_zh,
         coverage.dose_number,
         vaccines.vaccine_name_zh || '（第' || coverage.dose_number || '剂）' as vaccine_dose_zh,
-        coverage.org_unit_code,
-        org_units.org_unit_name,
-        coverage.org_level,
-        {{ org_level_label('coverage.org_level') }} as org_level_zh,
-        org_units.township_code,
-        org_units.township_name,
-        case when coverage.org_level = 'facility' then org_units.facility_code end
-            as facility_code,
-        case when coverage.org_level = 'facility' then org_units.facility_name end
-            as facility_name,
+        {{ dashboard_org_columns('coverage') }},
         coverage.period_key,
         coverage.period_type,
         {{ period_type_label('coverage.period_type') }} as period_type_zh,
