@@ -197,7 +197,9 @@ def test_login_page_renders_in_a_browser(superset, chromium) -> None:
     page = chromium.new_page(viewport={"width": 1400, "height": 900})
     response = page.goto(f"{superset.superset_url}/login/", wait_until="networkidle")
     assert response is not None and response.status == 200
-    assert page.locator("#username").is_visible() and page.locator("#password").is_visible()
+    # the form is drawn by the front end after the page loads: wait for it (60 s at most)
+    page.wait_for_selector("#username", state="visible", timeout=60_000)
+    assert page.locator("#password").is_visible()
     page.screenshot(path=str(SCREENSHOTS / "login.png"))
     page.close()
 
