@@ -162,7 +162,7 @@ def sync_row_level_security(users: tuple[User, ...], datasets: list[Any]) -> dic
 def sync_users(users: tuple[User, ...], viewer: Any, rls_roles: dict[str, Any]) -> None:
     from superset import db
     from superset import security_manager as sm
-    from werkzeug.security import generate_password_hash
+    from werkzeug.security import check_password_hash, generate_password_hash
 
     passwords: dict[str, str] = json.loads(os.environ.get("PHW_SUPERSET_USER_PASSWORDS", "{}"))
     for user in users:
@@ -186,8 +186,6 @@ def sync_users(users: tuple[User, ...], viewer: Any, rls_roles: dict[str, Any]) 
         existing.first_name, existing.last_name = user.first_name, user.last_name
         existing.roles = roles
         existing.active = True
-        from werkzeug.security import check_password_hash
-
         if not check_password_hash(existing.password, password):
             existing.password = generate_password_hash(password)
     db.session.commit()
