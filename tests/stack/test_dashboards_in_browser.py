@@ -183,6 +183,9 @@ def _org_names(settings, where: str) -> set[str]:
 def _table_column(page, chart_id: int, header: str) -> set[str]:
     """The values of one column of a table chart as rendered."""
     chart = page.locator(f"[data-test-chart-id='{chart_id}']")
+    # the data came before the table is drawn; on a busy machine drawing takes seconds
+    chart.locator("thead th", has_text=header).first.wait_for(timeout=60_000)
+    chart.locator("tbody tr td").first.wait_for(timeout=60_000)
     headers = chart.locator("thead th").all_inner_texts()
     index = next(i for i, h in enumerate(headers) if h.strip() == header)
     cells = chart.locator(f"tbody tr td:nth-child({index + 1})").all_inner_texts()
