@@ -68,6 +68,9 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def ingest_file_drops(context: dict[str, Any]) -> list[dict[str, Any]]:
+    """Load every good drop file; a bad one is set aside (file_drops) and reported by
+    `check_file_drops`, so the good ones still reach the transform. Raises (and so is retried)
+    only when a file had to be deferred or the warehouse failed."""
     results = file_drops.ingest_drop_folder(
         runtime.warehouse_dsn("loader"), runtime.drop_dir(), context["dag_run"].run_id
     )
@@ -75,6 +78,37 @@ def ingest_file_drops(context: dict[str, Any]) -> list[dict[str, Any]]:
     for r in results:
         if not r.counts.reconciles:
             raise RuntimeError(f"{r.path.name}: counts do not reconcile: {r.counts}")
-        out.append({"file": r.path.name, "kind": r.kind, "skipped": r.skipped, **asdict(r.counts)})
+        for note in r.notes:
+            log.warning("%s: %s", r.path.name, note)
+        if r.reason:
+            log.error("%s", r.reason)
+        out.append(
+            {
+                "file": r.path.name,
+                "kind": r.kind,
+                "status": r.status,
+                "skipped": r.skipped,
+                "reason": r.reason,
+                **asdict(r.counts),
+            }
+        )
     log.info("file drops: %s", out)
+    deferred = [r.reason for r in results if r.status == "deferred"]
+    if deferred:
+        raise RuntimeError(f"{len(deferred)} drop file(s) deferred: " + " | ".join(deferred))
     return out
+
+
+def check_file_drops(context: dict[str, Any]) -> None:
+    """Fail the run, without retrying, when a drop file of this run (any try) was set aside
+    into the quarantine folder: the run turns red and the failure notification names them."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    set_aside = file_drops.set_aside_in_run(
+        runtime.warehouse_dsn("loader"), context["dag_run"].run_id
+    )
+    if set_aside:
+        raise AirflowFailException(
+            f"{len(set_aside)} drop file(s) set aside into the quarantine folder (the other"
+            " files were loaded): " + " | ".join(set_aside)
+        )
