@@ -96,9 +96,15 @@ def cmd_run(settings: Settings, _: argparse.Namespace) -> int:
     rows = main_job.warehouse_summary(settings)
     if rows:
         print()
-        print(f"  {'entity':<28}{'received':>10}{'loaded':>10}{'quarant.':>10}{'dupl.':>8}")
-        for entity, received, loaded, quarantined, duplicates in rows:
-            print(f"  {entity:<28}{received:>10}{loaded:>10}{quarantined:>10}{duplicates:>8}")
+        print(
+            f"  {'entity':<28}{'received':>10}{'loaded':>10}{'quarant.':>10}{'dupl.':>8}"
+            f"{'confl.':>8}"
+        )
+        for entity, received, loaded, quarantined, duplicates, conflicts in rows:
+            print(
+                f"  {entity:<28}{received:>10}{loaded:>10}{quarantined:>10}{duplicates:>8}"
+                f"{conflicts:>8}"
+            )
     print(f"\nmain job finished in {time.monotonic() - started:.0f}s")
     _print_where(settings)
     return 0 if report.ok else 1

@@ -114,3 +114,13 @@ def test_every_table_model_has_a_tested_or_enforced_key(manifest: dict) -> None:
         if not (enforced_pk or "unique_combination_of_columns" in tested or "unique" in tested):
             missing.append(model["name"])
     assert missing == []
+
+
+def test_field_issues_are_read_from_every_platform_entity(manifest: dict) -> None:
+    """stg_platform__field_issues lists its entities by hand: every source table that holds
+    platform records (all but the statistics bureau's file) must be in it."""
+    from phwarehouse.platform import schema
+
+    node = manifest["nodes"]["model.public_health.stg_platform__field_issues"]
+    read = {s.split(".")[-1] for s in node["depends_on"]["nodes"] if s.startswith("source.")}
+    assert read == set(schema.ENTITIES)

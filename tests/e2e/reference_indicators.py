@@ -17,12 +17,12 @@ Interpretation choices (where the spec is silent or ambiguous) — the lead reco
 warehouse's choices:
 
 Ingestion (§6)
-  I1. A line is a contract violation, dropped *before* versioning, when it is not a JSON object,
-      lacks ``record_id`` / the person reference / the event date (tombstones need only the
-      envelope), or has a wrong type: a numeric field holding a string that does not parse as a
-      number, a date field that is not a valid ``YYYY-MM-DD`` date, a boolean field holding a
-      non-boolean. The whole line is dropped, even when the bad field is not used by any
-      indicator. Numeric strings such as ``"120"`` are accepted and converted.
+  I1. A line is a contract violation, dropped *before* versioning, when it is not a JSON object
+      or lacks ``record_id`` / the person reference / the event date (tombstones need only the
+      envelope). A field of the wrong type (spec §6, updated) — a numeric field holding a string
+      that does not parse as a number, a date field that is not a valid ``YYYY-MM-DD`` date, a
+      boolean field holding a non-boolean — is treated as missing and the record is kept.
+      Numeric strings such as ``"120"`` are accepted and converted.
   I2. Lines with ``updated_at`` after the end of the cut-off day are ignored (data as of cut-off).
       The latest remaining version per ``record_id`` wins (highest ``version``, then
       ``updated_at``); a latest version that is a tombstone removes the record.
@@ -507,17 +507,18 @@ def validate_line(entity: str, line: str) -> dict | None:
         return None
     if event_date and rec.get(event_date) is None:
         return None
+    if event_date in DATE_FIELDS and not _is_valid_date(rec[event_date]):
+        return None  # the event date is a contract key: an unparseable one drops the line
     for name, v in list(rec.items()):
         if v is None:
             continue
         if name in NUMERIC_FIELDS:
-            ok, rec[name] = _coerce_number(v)
-            if not ok:
-                return None
+            ok, coerced = _coerce_number(v)
+            rec[name] = coerced if ok else None
         elif (name in DATE_FIELDS and not _is_valid_date(v)) or (
             name in BOOLEAN_FIELDS and not isinstance(v, bool)
         ):
-            return None
+            rec[name] = None
     return rec
 
 

@@ -168,8 +168,9 @@ def test_validate_line_contract_violations() -> None:
     assert validate_line("htn_followups", json.dumps(good | {"record_id": None})) is None
     assert validate_line("htn_followups", json.dumps(good | {"person_record_id": None})) is None
     assert validate_line("htn_followups", json.dumps(good | {"followup_date": None})) is None
-    assert validate_line("htn_followups", json.dumps(good | {"sbp": "abc"})) is None
-    assert validate_line("htn_followups", json.dumps(good | {"sbp": "1 2 0"})) is None
+    # spec §6 (updated): a wrong-type field is treated as missing, the record is kept
+    assert validate_line("htn_followups", json.dumps(good | {"sbp": "abc"}))["sbp"] is None
+    assert validate_line("htn_followups", json.dumps(good | {"dbp": "一百二"}))["dbp"] is None
     assert (
         validate_line("htn_followups", json.dumps(good | {"followup_date": "2025-02-30"})) is None
     )
@@ -192,7 +193,8 @@ def test_dirty_followups_versions_tombstones_cutoff(tmp_path: Path) -> None:
     f.add("htn_followups", "F3", person_record_id=p, followup_date="2025-08-01", sbp=120, dbp=80,
           **fu)  # fmt: skip
     f.add("htn_followups", "F3", version=2, updated_at="2025-09-01T00:00:00Z", deleted=True)
-    f.service("htn_followups", p, followup_date="2025-08-02", sbp="abc", dbp=80, **fu)  # wrong type
+    # wrong type: the visit is kept, its SBP treated as missing -> no blood pressure recorded
+    f.service("htn_followups", p, followup_date="2025-08-02", sbp="abc", dbp=80, **fu)
     f.service("htn_followups", p, followup_date=None, sbp=120, dbp=80, **fu)  # no event date
     f.raw("htn_followups", '{"record_id":"F6","version":1,"updated_at":"2025-08-0')  # malformed
     f.service("htn_followups", p, followup_date="2025-11-01", sbp=130, dbp=80, **fu)  # counts
@@ -201,7 +203,8 @@ def test_dirty_followups_versions_tombstones_cutoff(tmp_path: Path) -> None:
     f.service("htn_followups", p, followup_date="2025-12-01", sbp=170, dbp=100,
               updated_at="2026-12-01T00:00:00Z", **fu)  # fmt: skip
     r = compute(f)
-    # valid face-to-face follow-ups: Feb, May (corrected), Nov = 3 < 4 required -> not standard
+    # face-to-face follow-ups with blood pressure recorded: Feb, May (corrected), Nov = 3 < 4
+    # required -> not standard (Aug-02's SBP was of the wrong type)
     assert r["HTN_STD_MGMT"] == (0, 1)
     # most recent valid reading: Nov 130/80 -> controlled (the 170/100 after the cut-off is unseen)
     assert r["HTN_BP_CONTROL"] == (1, 1)
@@ -234,6 +237,24 @@ def test_ehr_filing_usage_moved_out_deceased_duplicates(tmp_path: Path) -> None:
     r26 = compute(f, 2026)
     assert r26["EHR_FILING"] == (4, 1)  # 2026 population file holds the placeholder row only
     assert r26["EHR_USAGE"] == (0, 4)
+
+
+def test_merged_copies_take_the_state_of_the_most_recently_updated_copy(tmp_path: Path) -> None:
+    """Spec §6 (updated): an older open copy does not keep a person whose most recently updated
+    copy was closed as moved out (迁出) on 2025-06-30 active; the reverse keeps them active."""
+    f = Feed(tmp_path)
+    f.population(40, 10)
+    m_id = make_id("1985-01-01", 91)
+    f.ehr("M1", "1985-01-01", id_number=m_id, created="2012-01-01")  # open, updated 2012
+    f.ehr("M2", "1985-01-01", id_number=m_id, created="2020-01-01", closed="2025-06-30",
+          reason="迁出")  # fmt: skip
+    n_id = make_id("1985-01-01", 92)
+    f.ehr("N1", "1985-01-01", id_number=n_id, created="2012-01-01", closed="2016-01-01",
+          reason="迁出")  # fmt: skip
+    f.ehr("N2", "1985-01-01", id_number=n_id, created="2021-01-01")  # came back: open
+    r = compute(f)
+    # M: moved out at the 2025 window end -> not active; N: active (one person, two copies)
+    assert r["EHR_FILING"] == (1, 10)
 
 
 def test_family_doctor_contracts_and_key_population(tmp_path: Path) -> None:

@@ -1,5 +1,7 @@
 """Every quarantine reason of the source contract, and what is deliberately not a violation."""
 
+import json
+
 import pytest
 
 from phwarehouse.ingestion.contracts import contract_for
@@ -47,12 +49,93 @@ def test_good_record_is_valid_and_keeps_its_payload() -> None:
         ({**GOOD, "person_record_id": None}, "missing_person_ref:person_record_id"),
         ({**GOOD, "followup_date": None}, "missing_event_date:followup_date"),
         ({**GOOD, "followup_date": "2026-13-40"}, "invalid_event_date:followup_date"),
-        ({**GOOD, "sbp": "abc"}, "wrong_type:sbp"),
-        ({**GOOD, "next_followup_date": "soon"}, "wrong_type:next_followup_date"),
+        # poison records a tester sent: each stalled the entity before (the chunk failed)
+        ({**GOOD, "record_id": "HF\u0000001"}, "invalid_record_id"),
+        ({**GOOD, "record_id": "HF\ud800"}, "invalid_record_id"),
+        ({**GOOD, "record_id": ["HF1"]}, "invalid_record_id"),
+        ({**GOOD, "version": 2**40}, "invalid_version"),
+        ({**GOOD, "version": True}, "invalid_version"),
+        ({**GOOD, "deleted": "maybe"}, "invalid_deleted_flag"),
+        ({**GOOD, "deleted": "true"}, "invalid_deleted_flag"),
+        ({**GOOD, "updated_at": "2026-03-02T08:00:00\u0000Z"}, "invalid_updated_at"),
+        ({**GOOD, "person_record_id": {"id": "R1"}}, "invalid_person_ref:person_record_id"),
+        ({**GOOD, "person_record_id": "R\u00001"}, "invalid_person_ref:person_record_id"),
+        ({**GOOD, "followup_date": "2026-03-01\u0000"}, "invalid_event_date:followup_date"),
+        ({**GOOD, "followup_date": 20260301}, "invalid_event_date:followup_date"),
+        ({**GOOD, "\u0000": 1}, "unstorable_field_name"),
+        ('{"record_id": "HF1", "sbp": \u0000}', "unparseable"),
     ],
 )
 def test_contract_violations_are_rejected_with_their_reason(obj, expected: str) -> None:
     assert reason(obj) == expected
+
+
+def test_a_quarantined_payload_can_be_stored_as_text() -> None:
+    """NUL and lone surrogates are escaped: PostgreSQL text holds neither."""
+    for obj in ({**GOOD, "record_id": "HF\u0000001"}, {**GOOD, "record_id": "HF\ud800"}):
+        text = validate(HTN, obj).payload_text
+        assert "\x00" not in text
+        text.encode("utf-8")  # no lone surrogate left
+        assert "HF" in text
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected_reason"),
+    [
+        ("dbp", "一百二", "wrong_type"),
+        ("sbp", "1 2 0", "wrong_type"),
+        ("sbp", {"value": 120}, "wrong_type"),
+        ("sbp", True, "wrong_type"),
+        ("sbp", 10**12, "out_of_range"),
+        ("weight_kg", float("inf"), "unstorable_value"),
+        ("weight_kg", float("nan"), "unstorable_value"),
+        ("next_followup_date", "soon", "wrong_type"),
+        ("next_followup_date", 20260401, "wrong_type"),
+        ("doctor_name", "王\u0000医生", "unstorable_value"),
+        ("doctor_name", "\udc80", "unstorable_value"),
+    ],
+)
+def test_a_wrong_type_field_is_a_field_issue_and_the_record_is_kept(
+    field: str, value, expected_reason: str
+) -> None:
+    """Spec §6: a wrong-type value outside the contract keys is treated as missing and listed;
+    the record (the visit) is kept."""
+    result = validate(HTN, {**GOOD, field: value})
+    assert isinstance(result, ValidRecord), result
+    assert [(i.field, i.reason) for i in result.field_issues] == [(field, expected_reason)]
+    if expected_reason == "unstorable_value":
+        assert result.payload[field] is None  # what jsonb cannot hold is not stored
+        assert result.field_issues[0].value is None
+    else:
+        assert result.payload[field] == value  # raw keeps the value as sent
+    json.dumps(result.payload, allow_nan=False)  # storable as jsonb
+
+
+def test_numeric_text_and_boolean_spellings_are_no_issue() -> None:
+    result = validate(HTN, {**GOOD, "sbp": "135", "weight_kg": "62.5", "heart_rate": 72.0})
+    assert isinstance(result, ValidRecord) and result.field_issues == ()
+    exams = contract_for("health_exams")
+    assert "health_guidance_given" in exams.boolean_fields
+    for spelling in (True, "是", " FALSE ", "0"):
+        assert _issues(exams, "health_guidance_given", spelling) == []
+    assert _issues(exams, "health_guidance_given", "maybe") == [
+        ("health_guidance_given", "wrong_type")
+    ]
+
+
+def _issues(contract, field: str, value) -> list[tuple[str, str]]:
+    row = {
+        "record_id": "HE1",
+        "version": 1,
+        "updated_at": "2026-03-02T08:00:00Z",
+        "person_record_id": "R1",
+        "facility_code": "F01",
+        "exam_date": "2026-03-01",
+        field: value,
+    }
+    result = validate(contract, row)
+    assert isinstance(result, ValidRecord), result
+    return [(i.field, i.reason) for i in result.field_issues]
 
 
 def test_implausible_values_are_not_contract_violations() -> None:

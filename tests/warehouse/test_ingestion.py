@@ -159,9 +159,19 @@ def test_every_contract_violation_kind_the_platform_sends_is_quarantined_with_it
         "missing_record_id",
         "missing_person_ref",
         "missing_event_date",
-        "wrong_type",
     } <= reasons
+    # spec §6: a wrong-type field is treated as missing and listed; the record is kept
+    assert "wrong_type" not in reasons
     assert payloads == (0,), "the original payload is kept"
+    with psycopg.connect(admin_dsn) as conn:
+        issues = sum(
+            conn.execute(
+                f"select count(*) from raw.{entity}, jsonb_array_elements(field_issues) i"
+                " where i ->> 'reason' = 'wrong_type'"
+            ).fetchone()[0]
+            for entity in ALL
+        )
+    assert issues > 0, "the dirty feed's wrong-type values are listed as field issues"
 
 
 def test_audit_rows_reconcile(initial: dict, admin_dsn: str) -> None:

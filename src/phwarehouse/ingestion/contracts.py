@@ -18,19 +18,33 @@ class EntityContract:
     event_date: str | None
     event_is_month: bool = False
     numeric_fields: tuple[str, ...] = ()
+    integer_fields: tuple[str, ...] = ()
     date_fields: tuple[str, ...] = ()
+    datetime_fields: tuple[str, ...] = ()
+    boolean_fields: tuple[str, ...] = ()
+    #: fields checked as the record's envelope and keys, never as field issues
+    envelope: frozenset[str] = frozenset()
 
 
 def _contract(entity: schema.Entity) -> EntityContract:
     payload = entity.payload_fields()
     event = entity.keys.event_date
+    keys = {entity.keys.person_ref, event} - {None}
+
+    def typed(*types: str) -> tuple[str, ...]:
+        return tuple(f.name for f in payload if f.type in types and f.name not in keys)
+
     return EntityContract(
         name=entity.name,
         person_ref=entity.keys.person_ref,
         event_date=event,
         event_is_month=bool(event) and entity.field(event).type == "month",
-        numeric_fields=tuple(f.name for f in payload if f.type in ("integer", "number")),
-        date_fields=tuple(f.name for f in payload if f.type == "date" and f.name != event),
+        numeric_fields=typed("integer", "number"),
+        integer_fields=typed("integer"),
+        date_fields=typed("date"),
+        datetime_fields=typed("datetime"),
+        boolean_fields=typed("boolean"),
+        envelope=frozenset(f.name for f in schema.ENVELOPE) | keys,
     )
 
 

@@ -43,6 +43,35 @@ def read_watermark(conn: psycopg.Connection, entity: str) -> datetime | None:
     return row[0] if row else None
 
 
+def _lock_entity(conn: psycopg.Connection, entity: str) -> None:
+    """Hold the entity's ingestion lock for this session: one run at a time per entity."""
+    conn.execute("select pg_advisory_lock(hashtext(%s))", (f"phwarehouse.ingest.{entity}",))
+
+
+def close_abandoned_audits(conn: psycopg.Connection, entity: str, batch_id: str) -> int:
+    """Close as failed the `running` audit rows of `entity` left by a run that died (killed
+    task, lost worker): called while holding the entity's lock, so no live run owns them."""
+    return conn.execute(
+        "update ops.load_audit set status = 'failed', finished_at = now(),"
+        " error = 'abandoned: the run ended without finishing (closed by batch ' || %s || ')'"
+        " where entity = %s and source = 'api' and status = 'running' and batch_id <> %s",
+        (batch_id, entity, batch_id),
+    ).rowcount
+
+
+def record_failed_audit(dsn: str, batch_id: str, entity: str, error: str) -> None:
+    """An audit row for a run that failed before it could ingest (e.g. the platform is down)."""
+    with psycopg.connect(dsn) as conn:
+        raw_store.ensure_ops_tables(conn)
+        conn.execute(
+            "insert into ops.load_audit (batch_id, entity, source, started_at, finished_at,"
+            " status, error) values (%s, %s, 'api', now(), now(), 'failed', %s)"
+            " on conflict (batch_id, entity) do update set status = 'failed',"
+            " finished_at = now(), error = excluded.error",
+            (batch_id, entity, error[:2000]),
+        )
+
+
 def _start_audit(
     conn: psycopg.Connection,
     batch_id: str,
@@ -55,7 +84,8 @@ def _start_audit(
         "insert into ops.load_audit (batch_id, entity, source, interval_start, interval_end,"
         " watermark_from, started_at, status) values (%s, %s, 'api', %s, %s, %s, now(), 'running')"
         " on conflict (batch_id, entity) do update set started_at = now(), status = 'running',"
-        " received = 0, loaded = 0, quarantined = 0, duplicates = 0, deletions = 0,"
+        " received = 0, loaded = 0, quarantined = 0, duplicates = 0, conflicts = 0,"
+        " deletions = 0,"
         " finished_at = null, error = null, watermark_from = excluded.watermark_from",
         (batch_id, entity, start, end, since),
     )
@@ -73,7 +103,8 @@ def _update_audit(
 ) -> None:
     conn.execute(
         "update ops.load_audit set received = %s, loaded = %s, quarantined = %s,"
-        " duplicates = %s, deletions = %s, requests = %s, retries = %s, status = %s,"
+        " duplicates = %s, conflicts = %s, deletions = %s, requests = %s, retries = %s,"
+        " status = %s,"
         " watermark_to = coalesce(%s, watermark_to), error = %s,"
         " finished_at = case when %s in ('success', 'failed') then now() end"
         " where batch_id = %s and entity = %s",
@@ -82,6 +113,7 @@ def _update_audit(
             counts.loaded,
             counts.quarantined,
             counts.duplicates,
+            counts.conflicts,
             counts.deletions,
             client.stats.requests,
             client.stats.retries,
@@ -136,6 +168,11 @@ def ingest_entity(
     with psycopg.connect(dsn) as conn:
         raw_store.ensure_ops_tables(conn)
         raw_store.ensure_entity_table(conn, entity)
+        conn.commit()
+        _lock_entity(conn, entity)
+        abandoned = close_abandoned_audits(conn, entity, batch_id)
+        if abandoned:
+            log.warning("%s: closed %d abandoned running audit row(s)", entity, abandoned)
         watermark = read_watermark(conn, entity)
         start_from = since if since is not None else watermark
         _start_audit(conn, batch_id, entity, interval_start, interval_end, start_from)

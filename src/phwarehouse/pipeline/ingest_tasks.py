@@ -8,17 +8,34 @@ from datetime import UTC, datetime
 from typing import Any
 
 from phwarehouse.ingestion import file_drops, platform_ingest
+from phwarehouse.ingestion.client import PlatformError
 from phwarehouse.ingestion.contracts import ENTITIES
+from phwarehouse.ingestion.raw_store import LoadCounts
 from phwarehouse.ingestion.validation import parse_timestamp
 from phwarehouse.pipeline import runtime
 
 log = logging.getLogger(__name__)
 
 
-def entities_to_ingest() -> list[str]:
-    """Entities the platform offers that the warehouse has a contract for (both must agree)."""
-    with runtime.platform_client() as client:
-        offered = client.entities()
+#: the audit row's entity when the run fails before any entity (the platform does not answer)
+ENTITY_LIST = "(entity list)"
+
+
+def entities_to_ingest(context: dict[str, Any] | None = None) -> list[str]:
+    """Entities the platform offers that the warehouse has a contract for (both must agree).
+    A platform that does not answer leaves a failed audit row before the task fails."""
+    try:
+        with runtime.platform_client() as client:
+            offered = client.entities()
+    except PlatformError as exc:
+        if context is None:
+            from airflow.sdk import get_current_context
+
+            context = dict(get_current_context())
+        platform_ingest.record_failed_audit(
+            runtime.warehouse_dsn("loader"), batch_id(context), ENTITY_LIST, str(exc)
+        )
+        raise
     unknown = sorted(set(offered) - set(ENTITIES))
     if unknown:
         log.warning("platform offers entities without a contract, not ingested: %s", unknown)
@@ -57,11 +74,11 @@ def ingest_entity(entity: str, context: dict[str, Any]) -> dict[str, Any]:
 
 
 def summarise(results: list[dict[str, Any]]) -> dict[str, int]:
-    total = {k: 0 for k in ("received", "loaded", "quarantined", "duplicates", "deletions")}
+    counts = LoadCounts()
     for row in results:
-        for key in total:
-            total[key] += int(row[key])
-    if total["received"] != total["loaded"] + total["quarantined"] + total["duplicates"]:
+        counts.add(LoadCounts(**{k: int(row[k]) for k in asdict(counts)}))
+    total = asdict(counts)
+    if not counts.reconciles:
         raise RuntimeError(f"batch totals do not reconcile: {total}")
     log.info("platform batch: %s", total)
     return total

@@ -4,7 +4,9 @@
     Every exclusion and data-quality flag of spec §5/§6, one row per (entity, record_id, field,
     reason). exclusion_action says what the models do with it:
     - value_set_to_null: an implausible measurement (out of range, or SBP <= DBP) is treated as
-      missing in the staging model (<m> null, <m>_raw kept); the visit still counts;
+      missing in the staging model (<m> null, <m>_raw kept); the visit still counts; so is a
+      field of the wrong type, out of what it can hold or unstorable (stg_platform__field_issues,
+      reasons wrong_type / out_of_range / unstorable_value);
     - record_excluded: a service dated after the data cut-off, before birth or after death, or
       attached to no known EHR (int_service_records.is_excluded);
     - flagged_kept: unknown facility code on a service, invalid / missing / inconsistent ID
@@ -70,6 +72,12 @@ report_submissions as (
 
 ),
 
+field_issues as (
+
+    select * from {{ ref('stg_platform__field_issues') }}
+
+),
+
 measurements as (
     {% for m in measures %}
         {%- set outer_loop = loop %}
@@ -106,6 +114,25 @@ measurement_exclusions as (
     from measurements as x
     left join service_records as s
         on x.entity = s.entity and x.record_id = s.record_id
+
+),
+
+field_issue_exclusions as (
+
+    select
+        x.entity,
+        x.record_id,
+        coalesce(s.person_key, r.person_key) as person_key,
+        coalesce(s.service_date, r.ehr_created_on) as event_date,
+        x.field,
+        x.raw_value,
+        x.reason,
+        'value_set_to_null' as exclusion_action
+    from field_issues as x
+    left join service_records as s
+        on x.entity = s.entity and x.record_id = s.record_id
+    left join residents as r
+        on x.entity = 'residents' and x.record_id = r.record_id
 
 ),
 
@@ -275,6 +302,8 @@ person_exclusions as (
 unioned as (
 
     select * from measurement_exclusions
+    union all
+    select * from field_issue_exclusions
     union all
     select * from record_exclusions
     union all
