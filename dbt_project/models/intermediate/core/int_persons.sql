@@ -10,8 +10,9 @@
       birth date only when no copy has the field (done in stg_platform__residents);
     - death_date: earliest of the death registrations of any copy and any EHR closed with
       reason 死亡;
-    - moved_out_on: when every copy is closed and at least one was closed with reason 迁出, the
-      latest such close date;
+    - state (spec §6, merged duplicates): open, or closed on ehr_closed_on with close_reason, as
+      the most recently updated copy says (copy_rank = 1), whatever the older copies say;
+      moved_out_on is that copy's close date when it was closed as moved out (迁出);
     - attribution (spec §6): the managing facility when it is a known facility (a known station
       rolls up to its facility); an unknown code falls back to the primary-care facility of the
       person's township; neither known -> attributed_facility_code null and
@@ -79,9 +80,10 @@ merged as (
         max(residency_type) filter (where residency_rank = 1) as residency_type,
         max(birth_date) filter (where birth_date_rank = 1) as birth_date,
         max(sex_code) filter (where sex_rank = 1) as sex_code,
-        bool_or(ehr_closed_on is null) as has_open_ehr,
+        max(ehr_closed_on) filter (where copy_rank = 1) as ehr_closed_on,
+        max(close_reason) filter (where copy_rank = 1 and ehr_closed_on is not null)
+            as close_reason,
         min(ehr_closed_on) filter (where close_reason = '死亡') as ehr_closed_dead_on,
-        max(ehr_closed_on) filter (where close_reason = '迁出') as ehr_closed_moved_on,
         bool_or(id_missing) as id_missing,
         bool_and(id_check_digit_valid) as id_check_digit_valid,
         bool_and(id_consistent_with_birth_sex) as id_consistent_with_birth_sex
@@ -141,8 +143,10 @@ final as (
         a.managing_org_level is not null as is_known_managing_facility,
         least(a.registered_death_date, a.ehr_closed_dead_on) as death_date,
         a.registered_death_date,
-        case when not a.has_open_ehr then a.ehr_closed_moved_on end as moved_out_on,
-        a.has_open_ehr,
+        a.ehr_closed_on,
+        a.close_reason,
+        case when a.close_reason = '迁出' then a.ehr_closed_on end as moved_out_on,
+        a.ehr_closed_on is null as has_open_ehr,
         a.id_missing,
         a.id_check_digit_valid,
         a.id_consistent_with_birth_sex,

@@ -17,11 +17,12 @@
     which it holds), merged per person and fact into a date multirange (range_agg), and each
     person's multiranges are then tested against every period_end (@>). This avoids
     aggregating person x period rows and stays fast for a large district:
-    - ehr: each EHR copy from its creation date to the day before it was closed (死亡 / 迁出 or
-      any other closure). A person has an active EHR when any copy is open at period_end and
-      the person is alive at period_end (int_persons.death_date > period_end or null): the
-      earliest creation date of the copies counts (spec §6) and a copy closed with 迁出 stops
-      counting on its close date (closed on period_end = moved out at window end).
+    - ehr: the merged person's EHR from the earliest creation date of its copies to the day
+      before the most recently updated copy was closed (死亡 / 迁出 or any other closure; spec
+      §6: the merged person's state is that copy's, int_persons.ehr_closed_on). A person has
+      an active EHR when it is open at period_end and the person is alive at period_end
+      (int_persons.death_date > period_end or null); closed on period_end = moved out at
+      window end.
     - contract: start_date .. end_date (open-ended without an end date): active at period_end
       when start <= period_end and (end is null or end >= period_end).
     - dynamic: a dynamic record (int_service_records.is_dynamic_record) dated d lies in the
@@ -54,12 +55,6 @@ with periods as (
 persons as (
 
     select * from {{ ref('int_persons') }}
-
-),
-
-residents as (
-
-    select * from {{ ref('stg_platform__residents') }}
 
 ),
 
@@ -128,7 +123,7 @@ ehr_spans as (
         'ehr' as fact,
         ehr_created_on as span_start,
         coalesce(ehr_closed_on - 1, {{ open_end }}) as span_end
-    from residents
+    from persons
     where
         ehr_created_on is not null
         and {{ person_window_person_filter(state, 'person_key') }}
