@@ -38,7 +38,7 @@ def test_bundle_has_one_yaml_per_asset_and_no_password() -> None:
     kinds = {name.split("/")[0] for name in files}
     assert kinds == {"metadata.yaml", "databases", "datasets", "charts", "dashboards"}
     assert yaml.safe_load(files["metadata.yaml"]) == {"version": "1.0.0", "type": "assets"}
-    assert sum(n.startswith("dashboards/") for n in files) == 8
+    assert sum(n.startswith("dashboards/") for n in files) == 9
     database = yaml.safe_load(files[bundle.DATABASE_FILE])
     assert ":XXXXXXXXXX@" in database["sqlalchemy_uri"]
     assert database["database_name"] == bundle.DATABASE_NAME
@@ -205,3 +205,26 @@ def test_a_bad_access_file_is_refused_with_a_clear_error(tmp_path, entry, messag
     path.write_text(yaml.safe_dump({"users": [entry]}), encoding="utf-8")
     with pytest.raises(access.AccessConfigError, match=message):
         access.load_users(path)
+
+
+def test_every_data_quality_reason_has_a_chinese_name() -> None:
+    """The 数据质量 dashboard names every reason the ingestion and the models can give: the
+    quarantine reasons, the field issues and the exclusion reasons the dbt tests accept."""
+    from phwarehouse.ingestion import validation
+
+    with (REPO / "dbt_project" / "seeds" / "data_quality_reasons.csv").open(encoding="utf-8") as f:
+        named = {row["reason_kind"] for row in csv.DictReader(f)}
+    models = yaml.safe_load(
+        (
+            REPO / "dbt_project" / "models" / "intermediate" / "quality" / "_quality__models.yml"
+        ).read_text(encoding="utf-8")
+    )
+    reason = next(c for c in models["models"][0]["columns"] if c["name"] == "reason")
+    accepted = next(t for t in reason["data_tests"] if isinstance(t, dict))
+    exclusion_reasons = set(accepted["accepted_values"]["arguments"]["values"])
+    expected = (
+        set(validation.REASONS) | set(validation.FIELD_ISSUE_REASONS) | exclusion_reasons
+    ) | {"conflicting_version"}
+    # the population file's row reasons (phwarehouse.ingestion.file_drops)
+    expected |= {"missing_key", "invalid_code", "extra_columns", "unknown_township"}
+    assert expected - named == set()

@@ -40,6 +40,8 @@ INDICATORS = "dashboard_indicator_values"
 VACCINATION = "dashboard_vaccination_coverage"
 NCD_BANDS = "dashboard_ncd_premature_bands"
 SERVICES = "dashboard_service_volume"
+REPORTING = "dashboard_reporting_completeness"
+DQ_ISSUES = "dashboard_data_quality_issues"
 
 # Rates over several org units are pooled from numerators and denominators (spec §1: never
 # average rates); one row keeps its published value (life-table indicators cannot be pooled).
@@ -107,6 +109,38 @@ DATASETS: dict[str, Dataset] = {
                 Metric("services_sum", "服务人次", "SUM(services)", ",d"),
                 Metric("persons_served_sum", "服务人数(月合计)", "SUM(persons_served)", ",d"),
                 Metric("excluded_sum", "剔除人次", "SUM(excluded_services)", ",d"),
+            ),
+        ),
+        Dataset(
+            REPORTING,
+            "report_month",
+            (
+                Metric(
+                    "completeness_pct",
+                    "上报完整率(%)",
+                    "ROUND(100.0 * SUM(received_reports) / NULLIF(SUM(expected_reports), 0), 1)",
+                    ",.1f",
+                    "已报数 / 应报数（截止日已过的月份；应报：当月开业的机构）",
+                ),
+                Metric(
+                    "timeliness_pct",
+                    "上报及时率(%)",
+                    "ROUND(100.0 * SUM(on_time_reports) / NULLIF(SUM(expected_reports), 0), 1)",
+                    ",.1f",
+                    "按时报数 / 应报数（按时：当月25日前报送）",
+                ),
+                Metric("expected_sum", "应报数", "SUM(expected_reports)", ",d"),
+                Metric("received_sum", "已报数", "SUM(received_reports)", ",d"),
+                Metric("on_time_sum", "按时报数", "SUM(on_time_reports)", ",d"),
+                Metric("avg_days_late", "平均逾期天数", "ROUND(AVG(due_days_late), 1)", ",.1f"),
+            ),
+        ),
+        Dataset(
+            DQ_ISSUES,
+            "issue_month",
+            (
+                Metric("issue_rows_sum", "条数", "SUM(issue_rows)", ",d"),
+                Metric("issue_records_sum", "记录数", "SUM(records)", ",d"),
             ),
         ),
     )
@@ -641,6 +675,120 @@ def service_volume() -> Dashboard:
     )
 
 
+def data_quality() -> Dashboard:
+    """Spec §4 reporting completeness and timeliness, and the §6 exclusions and quarantine."""
+    excluded = "issue_source_zh = '剔除与标记'"
+    quarantined = "issue_source_zh = '入库隔离'"
+    return Dashboard(
+        "quality",
+        "数据质量",
+        "各机构月度工作报表的**上报完整率**（已报 / 应报）与**及时率**（当月25日前报送 / 应报），"
+        "应报为当月开业的机构、截止日已过的月份；以及按原因统计的数据剔除与标记"
+        "（不合理数值、类型错误、日期不合理等，记录仍计入其可计入的指标）"
+        "和入库时隔离的记录（不进入任何指标）。",
+        (
+            NativeFilter(
+                "year",
+                "考核年度",
+                REPORTING,
+                "assessment_year",
+                first_by_default=True,
+                sort_ascending=False,
+                required=True,
+                description="上报完整率与及时率的考核年度；默认最新",
+            ),
+            NativeFilter("township", "乡镇（街道）", REPORTING, "township_name"),
+            NativeFilter("facility", "机构", REPORTING, "facility_name", parents=("township",)),
+        ),
+        (
+            tuple(
+                Chart(
+                    f"quality_kpi_{metric}",
+                    title,
+                    "big_number_total",
+                    REPORTING,
+                    metrics=(metric,),
+                    width=3,
+                    height=30,
+                )
+                for metric, title in (
+                    ("completeness_pct", "上报完整率(%)"),
+                    ("timeliness_pct", "上报及时率(%)"),
+                    ("expected_sum", "应报数"),
+                    ("avg_days_late", "平均逾期天数"),
+                )
+            ),
+            (
+                Chart(
+                    "quality_reporting_trend",
+                    "逐月上报完整率与及时率",
+                    "echarts_timeseries_line",
+                    REPORTING,
+                    columns=("report_month",),
+                    metrics=("completeness_pct", "timeliness_pct"),
+                    width=12,
+                    options={"time_grain_sqla": "P1M", "x_axis_time_format": "%Y-%m"},
+                ),
+            ),
+            (
+                Chart(
+                    "quality_reporting_facilities",
+                    "各机构上报情况",
+                    "table",
+                    REPORTING,
+                    columns=("township_name", "facility_name"),
+                    metrics=(
+                        "expected_sum",
+                        "received_sum",
+                        "on_time_sum",
+                        "completeness_pct",
+                        "timeliness_pct",
+                        "avg_days_late",
+                    ),
+                    order_by=(("completeness_pct", True),),
+                    width=12,
+                ),
+            ),
+            (
+                Chart(
+                    "quality_exclusions_by_reason",
+                    "数据剔除与标记：按原因",
+                    "echarts_timeseries_bar",
+                    DQ_ISSUES,
+                    columns=("reason_zh",),
+                    metrics=("issue_rows_sum",),
+                    where=(excluded,),
+                    order_by=(("issue_rows_sum", False),),
+                    options={"x_is_category": True},
+                ),
+                Chart(
+                    "quality_quarantine_by_reason",
+                    "入库隔离记录：按业务类型与原因",
+                    "table",
+                    DQ_ISSUES,
+                    columns=("entity_zh", "reason_zh"),
+                    metrics=("issue_records_sum",),
+                    where=(quarantined,),
+                    order_by=(("issue_records_sum", False),),
+                ),
+            ),
+            (
+                Chart(
+                    "quality_exclusions_by_facility",
+                    "数据剔除与标记：机构 × 业务类型 × 原因",
+                    "table",
+                    DQ_ISSUES,
+                    columns=("facility_name", "entity_zh", "reason_zh"),
+                    metrics=("issue_rows_sum", "issue_records_sum"),
+                    where=(excluded,),
+                    order_by=(("issue_rows_sum", False),),
+                    width=12,
+                ),
+            ),
+        ),
+    )
+
+
 @cache
 def dashboards() -> tuple[Dashboard, ...]:
     return (
@@ -652,4 +800,5 @@ def dashboards() -> tuple[Dashboard, ...]:
         maternal_child(),
         outcomes(),
         service_volume(),
+        data_quality(),
     )
