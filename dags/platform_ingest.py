@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from phwarehouse.pipeline import ingest_tasks
+from phwarehouse.pipeline import ingest_tasks, notifier
 from phwarehouse.pipeline.assets import RAW_PLATFORM
 
 
@@ -19,6 +19,7 @@ from phwarehouse.pipeline.assets import RAW_PLATFORM
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
+    on_failure_callback=notifier.on_failure(),  # log, alerts file, e-mail
     default_args={
         "retries": 3,
         "retry_delay": timedelta(seconds=30),

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import Param, dag, task
 from cosmos import DbtTaskGroup
 
-from phwarehouse.pipeline import dbt_config
+from phwarehouse.pipeline import dbt_config, notifier
 from phwarehouse.pipeline.assets import MARTS, RAW_PLATFORM, RAW_POPULATION
 
 
@@ -22,6 +22,7 @@ from phwarehouse.pipeline.assets import MARTS, RAW_PLATFORM, RAW_POPULATION
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
+    on_failure_callback=notifier.on_failure(),  # log, alerts file, e-mail
     default_args={"retries": 1, "retry_delay": timedelta(seconds=30)},
     tags=["dbt", "transform"],
     params={
