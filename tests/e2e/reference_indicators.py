@@ -21,7 +21,8 @@ Ingestion (§6)
       or lacks ``record_id`` / the person reference / the event date (tombstones need only the
       envelope). A field of the wrong type (spec §6, updated) — a numeric field holding a string
       that does not parse as a number, a date field that is not a valid ``YYYY-MM-DD`` date, a
-      boolean field holding a non-boolean — is treated as missing and the record is kept.
+      boolean field holding a non-boolean, a whole-number field (dose number, danger level,
+      blood pressure, …) holding a fraction — is treated as missing and the record is kept.
       Numeric strings such as ``"120"`` are accepted and converted.
   I2. Lines with ``updated_at`` after the end of the cut-off day are ignored (data as of cut-off).
       The latest remaining version per ``record_id`` wins (highest ``version``, then
@@ -233,6 +234,26 @@ NUMERIC_FIELDS = frozenset(
         "waist_cm",
         "wbc_10e9_l",
         "weight_kg",
+    ]
+)
+#: numeric fields whose values are whole numbers: a non-integer value is of the wrong type
+INTEGER_FIELDS = frozenset(
+    [
+        "age_months",
+        "birth_weight_g",
+        "danger_level",
+        "dbp",
+        "dose_number",
+        "exam_number",
+        "gestational_week",
+        "gestational_week_at_birth",
+        "gestational_week_at_registration",
+        "gravidity",
+        "heart_rate",
+        "live_births",
+        "parity",
+        "sbp",
+        "self_care_score",
     ]
 )
 DATE_FIELDS = frozenset(
@@ -514,6 +535,8 @@ def validate_line(entity: str, line: str) -> dict | None:
             continue
         if name in NUMERIC_FIELDS:
             ok, coerced = _coerce_number(v)
+            if ok and name in INTEGER_FIELDS and not float(coerced).is_integer():
+                ok = False  # spec §6: "a dose number that is not an integer" is missing
             rec[name] = coerced if ok else None
         elif (name in DATE_FIELDS and not _is_valid_date(v)) or (
             name in BOOLEAN_FIELDS and not isinstance(v, bool)

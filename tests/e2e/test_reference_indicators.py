@@ -171,6 +171,8 @@ def test_validate_line_contract_violations() -> None:
     # spec §6 (updated): a wrong-type field is treated as missing, the record is kept
     assert validate_line("htn_followups", json.dumps(good | {"sbp": "abc"}))["sbp"] is None
     assert validate_line("htn_followups", json.dumps(good | {"dbp": "一百二"}))["dbp"] is None
+    assert validate_line("htn_followups", json.dumps(good | {"dbp": 85.5}))["dbp"] is None
+    assert validate_line("htn_followups", json.dumps(good | {"dbp": 85.0}))["dbp"] == 85
     assert (
         validate_line("htn_followups", json.dumps(good | {"followup_date": "2025-02-30"})) is None
     )

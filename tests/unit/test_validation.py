@@ -87,6 +87,8 @@ def test_a_quarantined_payload_can_be_stored_as_text() -> None:
         ("sbp", {"value": 120}, "wrong_type"),
         ("sbp", True, "wrong_type"),
         ("sbp", 10**12, "out_of_range"),
+        ("sbp", 120.5, "wrong_type"),
+        ("sbp", "120.5", "wrong_type"),
         ("weight_kg", float("inf"), "unstorable_value"),
         ("weight_kg", float("nan"), "unstorable_value"),
         ("next_followup_date", "soon", "wrong_type"),
@@ -113,6 +115,8 @@ def test_a_wrong_type_field_is_a_field_issue_and_the_record_is_kept(
 
 def test_numeric_text_and_boolean_spellings_are_no_issue() -> None:
     result = validate(HTN, {**GOOD, "sbp": "135", "weight_kg": "62.5", "heart_rate": 72.0})
+    assert isinstance(result, ValidRecord) and result.field_issues == ()
+    result = validate(HTN, {**GOOD, "dbp": "85.0", "weight_kg": 62.25})  # integral; a number
     assert isinstance(result, ValidRecord) and result.field_issues == ()
     exams = contract_for("health_exams")
     assert "health_guidance_given" in exams.boolean_fields

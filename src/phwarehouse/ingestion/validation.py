@@ -22,7 +22,8 @@ from phwarehouse.ingestion.raw_store import FieldIssue, RejectedRecord, ValidRec
 
 #: raw.<entity>.version is a PostgreSQL integer
 MAX_VERSION = 2**31 - 1
-#: integer fields at or beyond this magnitude are nulled by the staging casts (`? (@ < 1e9)`)
+#: integer fields at or beyond this magnitude, or not integral, are nulled by the staging casts
+#: (`? (@ < 1e9 && @ == @.floor())`)
 INTEGER_LIMIT = 1e9
 #: the spellings of a boolean the staging models read (besides JSON true / false)
 BOOLEAN_TEXTS = frozenset({"true", "t", "1", "是", "false", "f", "0", "否"})
@@ -127,8 +128,14 @@ def _type_issue(contract: EntityContract, field: str, value: Any) -> str | None:
         number = _number(value)
         if number is None:
             return "wrong_type"
-        too_large = field in contract.integer_fields and abs(number) >= INTEGER_LIMIT
-        return "out_of_range" if too_large or not math.isfinite(number) else None
+        if not math.isfinite(number):
+            return "out_of_range"
+        if field in contract.integer_fields:
+            if abs(number) >= INTEGER_LIMIT:
+                return "out_of_range"
+            if not number.is_integer():
+                return "wrong_type"  # spec §6: "a dose number that is not an integer"
+        return None
     parses = (
         (contract.date_fields, parse_date),
         (contract.datetime_fields, parse_timestamp),

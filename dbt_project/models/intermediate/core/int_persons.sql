@@ -8,8 +8,8 @@
       copies when the primary copy lacks them;
     - birth_date / sex_code: the fields (spec §6: they win over the ID number); the ID-encoded
       birth date only when no copy has the field (done in stg_platform__residents);
-    - death_date: earliest of the death registrations of any copy and any EHR closed with
-      reason 死亡;
+    - death_date: earliest of the death registrations of any copy (not dated after the data
+      cut-off nor before birth: spec §6 impossible dates) and any EHR closed with reason 死亡;
     - state (spec §6, merged duplicates): open, or closed on ehr_closed_on with close_reason, as
       the most recently updated copy says (copy_rank = 1), whatever the older copies say;
       moved_out_on is that copy's close date when it was closed as moved out (迁出);
@@ -94,11 +94,17 @@ merged as (
 
 death_registrations as (
 
+    -- spec §6 impossible dates: a registration dated after the data cut-off or before the
+    -- person's birth is excluded (listed by int_service_records / int_quality__exclusions)
     select
         m.person_key,
         min(d.death_date) as registered_death_date
     from deaths as d
     inner join ehr_map as m on d.person_record_id = m.ehr_record_id
+    inner join merged as mg on m.person_key = mg.person_key
+    where
+        d.death_date <= '{{ var("data_cutoff_date") }}'::date
+        and (mg.birth_date is null or d.death_date >= mg.birth_date)
     group by m.person_key
 
 ),

@@ -45,7 +45,7 @@ typed as (
         ) #>> '{}')::date as check_date,
         round((jsonb_path_query_first(
             payload -> 'age_months',
-            '$.double() ? (@ > -1e9 && @ < 1e9)', '{}', true
+            '$.double() ? (@ > -1e9 && @ < 1e9 && @ == @.floor())', '{}', true
         ))::numeric)::integer as age_months,
         (jsonb_path_query_first(
             payload -> 'height_cm', '$.double()', '{}', true

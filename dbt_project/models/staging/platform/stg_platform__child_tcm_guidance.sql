@@ -42,7 +42,7 @@ typed as (
         ) #>> '{}')::date as guidance_date,
         round((jsonb_path_query_first(
             payload -> 'age_months',
-            '$.double() ? (@ > -1e9 && @ < 1e9)', '{}', true
+            '$.double() ? (@ > -1e9 && @ < 1e9 && @ == @.floor())', '{}', true
         ))::numeric)::integer as age_months,
         nullif(btrim(payload ->> 'guidance_content'), '') as guidance_content
     from latest

@@ -44,12 +44,12 @@ typed as (
         nullif(btrim(payload ->> 'delivery_mode'), '') as delivery_mode,
         round((jsonb_path_query_first(
             payload -> 'gestational_week',
-            '$.double() ? (@ > -1e9 && @ < 1e9)', '{}', true
+            '$.double() ? (@ > -1e9 && @ < 1e9 && @ == @.floor())', '{}', true
         ))::numeric)::integer as gestational_week,
         nullif(btrim(payload ->> 'outcome'), '') as outcome,
         round((jsonb_path_query_first(
             payload -> 'live_births',
-            '$.double() ? (@ > -1e9 && @ < 1e9)', '{}', true
+            '$.double() ? (@ > -1e9 && @ < 1e9 && @ == @.floor())', '{}', true
         ))::numeric)::integer as live_births,
         (jsonb_path_query_first(
             payload -> 'discharge_date', '$.datetime("YYYY-MM-DD")', '{}', true

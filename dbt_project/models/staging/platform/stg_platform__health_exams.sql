@@ -48,7 +48,7 @@ typed as (
         nullif(btrim(payload ->> 'lifestyle_assessment'), '') as lifestyle_assessment,
         round((jsonb_path_query_first(
             payload -> 'self_care_score',
-            '$.double() ? (@ > -1e9 && @ < 1e9)', '{}', true
+            '$.double() ? (@ > -1e9 && @ < 1e9 && @ == @.floor())', '{}', true
         ))::numeric)::integer as self_care_score,
         (jsonb_path_query_first(
             payload -> 'waist_cm', '$.double()', '{}', true
@@ -104,11 +104,11 @@ typed as (
         nullif(btrim(payload ->> 'tcm_guidance'), '') as tcm_guidance,
         round((jsonb_path_query_first(
             payload -> 'sbp',
-            '$.double() ? (@ > -1e9 && @ < 1e9)', '{}', true
+            '$.double() ? (@ > -1e9 && @ < 1e9 && @ == @.floor())', '{}', true
         ))::numeric)::integer as sbp_raw,
         round((jsonb_path_query_first(
             payload -> 'dbp',
-            '$.double() ? (@ > -1e9 && @ < 1e9)', '{}', true
+            '$.double() ? (@ > -1e9 && @ < 1e9 && @ == @.floor())', '{}', true
         ))::numeric)::integer as dbp_raw,
         (jsonb_path_query_first(
             payload -> 'height_cm', '$.double()', '{}', true

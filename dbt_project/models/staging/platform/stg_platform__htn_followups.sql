@@ -53,7 +53,7 @@ typed as (
         end as followup_mode,
         round((jsonb_path_query_first(
             payload -> 'heart_rate',
-            '$.double() ? (@ > -1e9 && @ < 1e9)', '{}', true
+            '$.double() ? (@ > -1e9 && @ < 1e9 && @ == @.floor())', '{}', true
         ))::numeric)::integer as heart_rate,
         nullif(btrim(payload ->> 'medication_adherence'), '') as medication_adherence,
         (jsonb_path_query_first(
@@ -62,11 +62,11 @@ typed as (
         nullif(btrim(payload ->> 'doctor_name'), '') as doctor_name,
         round((jsonb_path_query_first(
             payload -> 'sbp',
-            '$.double() ? (@ > -1e9 && @ < 1e9)', '{}', true
+            '$.double() ? (@ > -1e9 && @ < 1e9 && @ == @.floor())', '{}', true
         ))::numeric)::integer as sbp_raw,
         round((jsonb_path_query_first(
             payload -> 'dbp',
-            '$.double() ? (@ > -1e9 && @ < 1e9)', '{}', true
+            '$.double() ? (@ > -1e9 && @ < 1e9 && @ == @.floor())', '{}', true
         ))::numeric)::integer as dbp_raw,
         (jsonb_path_query_first(
             payload -> 'weight_kg', '$.double()', '{}', true

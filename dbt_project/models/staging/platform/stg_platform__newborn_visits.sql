@@ -49,12 +49,12 @@ typed as (
         ) #>> '{}')::date as birth_date,
         round((jsonb_path_query_first(
             payload -> 'gestational_week_at_birth',
-            '$.double() ? (@ > -1e9 && @ < 1e9)', '{}', true
+            '$.double() ? (@ > -1e9 && @ < 1e9 && @ == @.floor())', '{}', true
         ))::numeric)::integer as gestational_week_at_birth,
         nullif(btrim(payload ->> 'doctor_name'), '') as doctor_name,
         round((jsonb_path_query_first(
             payload -> 'birth_weight_g',
-            '$.double() ? (@ > -1e9 && @ < 1e9)', '{}', true
+            '$.double() ? (@ > -1e9 && @ < 1e9 && @ == @.floor())', '{}', true
         ))::numeric)::integer as birth_weight_g_raw
     from latest
 

@@ -47,11 +47,11 @@ typed as (
         nullif(btrim(payload ->> 'breastfeeding'), '') as breastfeeding,
         round((jsonb_path_query_first(
             payload -> 'sbp',
-            '$.double() ? (@ > -1e9 && @ < 1e9)', '{}', true
+            '$.double() ? (@ > -1e9 && @ < 1e9 && @ == @.floor())', '{}', true
         ))::numeric)::integer as sbp_raw,
         round((jsonb_path_query_first(
             payload -> 'dbp',
-            '$.double() ? (@ > -1e9 && @ < 1e9)', '{}', true
+            '$.double() ? (@ > -1e9 && @ < 1e9 && @ == @.floor())', '{}', true
         ))::numeric)::integer as dbp_raw
     from latest
 

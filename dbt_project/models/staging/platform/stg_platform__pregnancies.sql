@@ -51,11 +51,11 @@ typed as (
         ) #>> '{}')::date as expected_delivery_date,
         round((jsonb_path_query_first(
             payload -> 'gravidity',
-            '$.double() ? (@ > -1e9 && @ < 1e9)', '{}', true
+            '$.double() ? (@ > -1e9 && @ < 1e9 && @ == @.floor())', '{}', true
         ))::numeric)::integer as gravidity,
         round((jsonb_path_query_first(
             payload -> 'parity',
-            '$.double() ? (@ > -1e9 && @ < 1e9)', '{}', true
+            '$.double() ? (@ > -1e9 && @ < 1e9 && @ == @.floor())', '{}', true
         ))::numeric)::integer as parity,
         (jsonb_path_query_first(
             payload -> 'closed_on', '$.datetime("YYYY-MM-DD")', '{}', true
@@ -63,7 +63,7 @@ typed as (
         nullif(btrim(payload ->> 'close_reason'), '') as close_reason,
         round((jsonb_path_query_first(
             payload -> 'gestational_week_at_registration',
-            '$.double() ? (@ > -1e9 && @ < 1e9)', '{}', true
+            '$.double() ? (@ > -1e9 && @ < 1e9 && @ == @.floor())', '{}', true
         ))::numeric)::integer as gestational_week_at_registration_raw
     from latest
 

@@ -46,22 +46,22 @@ typed as (
         ) #>> '{}')::date as exam_date,
         round((jsonb_path_query_first(
             payload -> 'exam_number',
-            '$.double() ? (@ > -1e9 && @ < 1e9)', '{}', true
+            '$.double() ? (@ > -1e9 && @ < 1e9 && @ == @.floor())', '{}', true
         ))::numeric)::integer as exam_number,
         round((jsonb_path_query_first(
             payload -> 'gestational_week',
-            '$.double() ? (@ > -1e9 && @ < 1e9)', '{}', true
+            '$.double() ? (@ > -1e9 && @ < 1e9 && @ == @.floor())', '{}', true
         ))::numeric)::integer as gestational_week,
         (jsonb_path_query_first(
             payload -> 'hemoglobin_g_l', '$.double()', '{}', true
         ))::numeric as hemoglobin_g_l,
         round((jsonb_path_query_first(
             payload -> 'sbp',
-            '$.double() ? (@ > -1e9 && @ < 1e9)', '{}', true
+            '$.double() ? (@ > -1e9 && @ < 1e9 && @ == @.floor())', '{}', true
         ))::numeric)::integer as sbp_raw,
         round((jsonb_path_query_first(
             payload -> 'dbp',
-            '$.double() ? (@ > -1e9 && @ < 1e9)', '{}', true
+            '$.double() ? (@ > -1e9 && @ < 1e9 && @ == @.floor())', '{}', true
         ))::numeric)::integer as dbp_raw,
         (jsonb_path_query_first(
             payload -> 'weight_kg', '$.double()', '{}', true

@@ -50,7 +50,7 @@ typed as (
         end as followup_mode,
         round((jsonb_path_query_first(
             payload -> 'danger_level',
-            '$.double() ? (@ > -1e9 && @ < 1e9)', '{}', true
+            '$.double() ? (@ > -1e9 && @ < 1e9 && @ == @.floor())', '{}', true
         ))::numeric)::integer as danger_level,
         nullif(btrim(payload ->> 'stability'), '') as stability,
         nullif(btrim(payload ->> 'medication_adherence'), '') as medication_adherence,

@@ -61,11 +61,11 @@ typed as (
         ))::numeric as fasting_glucose_mmol_l_raw,
         round((jsonb_path_query_first(
             payload -> 'sbp',
-            '$.double() ? (@ > -1e9 && @ < 1e9)', '{}', true
+            '$.double() ? (@ > -1e9 && @ < 1e9 && @ == @.floor())', '{}', true
         ))::numeric)::integer as sbp_raw,
         round((jsonb_path_query_first(
             payload -> 'dbp',
-            '$.double() ? (@ > -1e9 && @ < 1e9)', '{}', true
+            '$.double() ? (@ > -1e9 && @ < 1e9 && @ == @.floor())', '{}', true
         ))::numeric)::integer as dbp_raw,
         (jsonb_path_query_first(
             payload -> 'weight_kg', '$.double()', '{}', true

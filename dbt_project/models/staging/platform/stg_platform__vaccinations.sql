@@ -41,7 +41,7 @@ typed as (
         nullif(btrim(payload ->> 'vaccine_name'), '') as vaccine_name,
         round((jsonb_path_query_first(
             payload -> 'dose_number',
-            '$.double() ? (@ > -1e9 && @ < 1e9)', '{}', true
+            '$.double() ? (@ > -1e9 && @ < 1e9 && @ == @.floor())', '{}', true
         ))::numeric)::integer as dose_number,
         (jsonb_path_query_first(
             payload -> 'vaccination_date', '$.datetime("YYYY-MM-DD")', '{}', true

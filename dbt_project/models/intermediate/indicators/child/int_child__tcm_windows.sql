@@ -17,16 +17,16 @@
       move-out date;
     - guidance records excluded in int_service_records count nowhere; a guidance by any facility
       counts for the child's attributed facility;
-    - the window is capped at the data cut-off (var data_cutoff_date): a child who only reaches
-      6 months after the cut-off is not (yet) in the denominator of the current period;
-    - "with a health record" is evaluated at the (capped) window end: the merged person's
+    - the window is the spec's [window_start, period_end] also for a period that ends after
+      the data cut-off (spec §1; reference choice W1): a child reaching 6 months in December of
+      the current year is in that year's denominator;
+    - "with a health record" is evaluated at the window end: the merged person's
       earliest EHR creation date must be <= window end. A child whose record was only created
       after the window (e.g. registered in 2026) is in no 2025 denominator or numerator, even
       when a guidance record dated in 2025 links to it (spec §1 evaluates statuses at the window
       end, like EHR_FILING's "created <= window end"; the annual value does not change when
       records are created later).
 -#}
-{%- set cutoff = var('data_cutoff_date') -%}
 {%- set tcm_min_age_months = 6 -%}
 {%- set tcm_max_age_months = 36 -%}
 
@@ -53,7 +53,7 @@ windows as (
     select
         period_key,
         window_start,
-        least(period_end, '{{ cutoff }}'::date) as window_end
+        period_end as window_end
     from periods
 
 ),

@@ -7,19 +7,18 @@
     flagged is_received when the child received that dose at any date up to the data cut-off
     (numerator; a dose given after the window end still counts).
 
-    Deliberate choice: a due date after the data cut-off (var data_cutoff_date) is not yet due,
-    so the window is capped at least(period_end, cut-off). Without the cap the current year's
-    window (e.g. period 2026 with a November cut-off) would count children due in December as
-    unvaccinated. Periods that ended before the cut-off are unaffected.
+    The window is the spec's [window_start, period_end] also for a period that ends after the
+    data cut-off (spec §1; reference choice W1): a dose due in December of the current year is
+    in that year's denominator, and received only if given by the cut-off. Such windows are
+    flagged provisional until their numerators stop growing.
 
-    Deliberate choice: "children with a health record" (spec §2) is evaluated at the (capped)
-    window end: the child's earliest EHR creation date must be <= least(period_end, cut-off).
+    Deliberate choice: "children with a health record" (spec §2) is evaluated at the window
+    end: the child's earliest EHR creation date must be <= period_end.
     A child registered after the window (e.g. a 2026 move-in, or a 2025-12-31 newborn whose
     record was created in January) is not in that window's denominator or numerator, so a
     closed year's value does not change when records are created later (as EHR_FILING's
     "created <= window end").
 -#}
-{%- set cutoff = var('data_cutoff_date') -%}
 
 with due_doses as (
 
@@ -49,8 +48,8 @@ final as (
     inner join periods as r
         on
             d.due_date >= r.window_start
-            and d.due_date <= least(r.period_end, '{{ cutoff }}'::date)
-            and d.ehr_created_on <= least(r.period_end, '{{ cutoff }}'::date)
+            and d.due_date <= r.period_end
+            and d.ehr_created_on <= r.period_end
     where d.is_due
 
 )

@@ -32,8 +32,9 @@
       plausibility-cleaned gestational_week_at_registration; exam: the exam's gestational_week);
     - is_early_registration: a linked pregnancy whose registration AND first prenatal exam are
       both before 13 completed weeks (早孕建册: 孕13周前建册并进行第一次产前检查);
-    - has_postpartum_visit_28d: a linked postpartum visit on or before reference date + 28 days,
-      reference = discharge date, or the delivery date when discharge is missing (or earlier
+    - has_postpartum_visit_28d: a linked postpartum visit from the reference date to reference
+      date + 28 days ("within 28 days after discharge": a visit before the discharge does not
+      count), reference = discharge date, or the delivery date when discharge is missing (or earlier
       than the delivery); day 28 counts, day 29 does not;
     - has_postpartum_42d_check: any linked 42-day check (on or after the delivery);
     - is_systematically_managed: early registration and >= 5 prenatal exams and the 28-day
@@ -353,7 +354,8 @@ delivery_postpartum as (
         min(record_date) filter (where record_kind = 'visit') as first_postpartum_visit_date,
         bool_or(
             record_kind = 'visit'
-            and record_date <= postpartum_reference_date + {{ postpartum_visit_days }}
+            and record_date between postpartum_reference_date
+            and postpartum_reference_date + {{ postpartum_visit_days }}
         ) as has_postpartum_visit_28d,
         bool_or(record_kind = 'check_42d') as has_postpartum_42d_check
     from delivery_postpartum_records

@@ -14,10 +14,13 @@
     Classification:
     - age_at_death_years: completed years between birth and death (null when birth unknown);
       is_infant_death age < 1, is_under5_death age < 5 (spec OUT_IMR / OUT_U5MR);
-    - is_pregnancy_related: the registration's pregnancy_related flag, or death on/after one of
-      the person's deliveries and within 42 days of it, or during a registered pregnancy
-      (registered_on <= death <= the pregnancy's close date or, when open, its expected
-      delivery date), or within 42 days after a pregnancy closed as 分娩 / 流产;
+    - is_pregnancy_related (spec OUT_MMR: "during pregnancy or within 42 days after
+      delivery"): the registration's pregnancy_related flag, or death on/after one of the
+      person's deliveries and within 42 days of it, or pregnant on the eve of death: a
+      pregnancy registered before the death day, not closed before it, with no delivery of hers
+      (linked to it, or dated on/after its registration) before the death day. A pregnancy
+      ends at its delivery, not at its record's close date (the platform closes delivered
+      pregnancies weeks later); reference choice O2 / R4;
     - is_external_cause: 3-character ICD-10 category (macro icd10_category) within an
       'exclude' range of icd10_cause_ranges for OUT_MMR (V01-Y98); is_maternal_death =
       pregnancy related and not external (a null cause is not external);
@@ -173,13 +176,18 @@ during_pregnancy as (
             and not sr.is_excluded
     inner join pregnancies as pg on sr.record_id = pg.record_id
     where
-        a.death_date >= pg.registered_on
-        and (
-            a.death_date <= coalesce(pg.closed_on, pg.expected_delivery_date)
-            or (
-                pg.close_reason in ('分娩', '流产')
-                and a.death_date <= pg.closed_on + {{ maternal_days_after_delivery }}
-            )
+        pg.registered_on < a.death_date
+        and (pg.closed_on is null or pg.closed_on >= a.death_date)
+        and not exists (
+            select 1
+            from deliveries as d
+            where
+                d.mother_person_key = a.person_key
+                and d.delivery_date < a.death_date
+                and (
+                    d.delivery_date >= pg.registered_on
+                    or d.pregnancy_record_id = pg.record_id
+                )
         )
 
 ),

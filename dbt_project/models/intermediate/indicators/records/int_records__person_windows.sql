@@ -28,8 +28,10 @@
     - dynamic: a dynamic record (int_service_records.is_dynamic_record) dated d lies in the
       12 months ending at period_end (period_end + 1 day - 12 months .. period_end) exactly when
       period_end is in [d, d + 12 months - 1 day] (range_agg merges overlapping spans).
-    - pregnant: registered_on .. the day before the pregnancy was closed or its first delivery
-      (deliveries.pregnancy_record_id), whichever comes first ("registered, not yet delivered").
+    - pregnant: registered_on .. the day before the pregnancy was closed or delivered, whichever
+      comes first ("registered, not yet delivered"): delivered = her first delivery linked to
+      it (deliveries.pregnancy_record_id) or dated on/after its registration (a delivery
+      without a pregnancy reference ends it too; reference choice R4).
     - registry: hypertension / type 2 diabetes / severe mental disorder registry card from
       enrolled_on to the day before withdrawn_on (any diagnosis, any age).
     Service-type records (contracts, registry cards, pregnancies, deliveries, dynamic records)
@@ -170,31 +172,61 @@ dynamic_spans as (
 
 ),
 
-first_deliveries as (
+person_deliveries as (
 
     select
+        s.person_key,
         d.pregnancy_record_id,
-        min(d.delivery_date) as first_delivery_date
+        d.delivery_date
     from deliveries as d
     inner join valid_services as s
         on s.entity = 'deliveries' and d.record_id = s.record_id
-    where d.pregnancy_record_id is not null
-    group by d.pregnancy_record_id
+    where d.delivery_date is not null
+
+),
+
+registered_pregnancies as (
+
+    select
+        s.person_key,
+        pg.record_id,
+        pg.registered_on,
+        pg.closed_on
+    from pregnancies as pg
+    inner join valid_services as s
+        on s.entity = 'pregnancies' and pg.record_id = s.record_id
+    where pg.registered_on is not null
+
+),
+
+first_deliveries as (
+
+    -- a pregnancy ends at the first delivery of hers linked to it or dated on/after its
+    -- registration (a delivery without a pregnancy reference ends it too)
+    select
+        rp.record_id as pregnancy_record_id,
+        min(pd.delivery_date) as first_delivery_date
+    from registered_pregnancies as rp
+    inner join person_deliveries as pd
+        on
+            rp.person_key = pd.person_key
+            and (
+                pd.pregnancy_record_id = rp.record_id
+                or pd.delivery_date >= rp.registered_on
+            )
+    group by rp.record_id
 
 ),
 
 pregnancy_spans as (
 
     select
-        s.person_key,
+        rp.person_key,
         'pregnant' as fact,
-        pg.registered_on as span_start,
-        coalesce(least(pg.closed_on, fd.first_delivery_date) - 1, {{ open_end }}) as span_end
-    from pregnancies as pg
-    inner join valid_services as s
-        on s.entity = 'pregnancies' and pg.record_id = s.record_id
-    left join first_deliveries as fd on pg.record_id = fd.pregnancy_record_id
-    where pg.registered_on is not null
+        rp.registered_on as span_start,
+        coalesce(least(rp.closed_on, fd.first_delivery_date) - 1, {{ open_end }}) as span_end
+    from registered_pregnancies as rp
+    left join first_deliveries as fd on rp.record_id = fd.pregnancy_record_id
 
 ),
 
