@@ -78,4 +78,5 @@ bench: setup ## the district-profile benchmarks (600,000 residents; tens of minu
 	$(PIPE)/bin/python benchmarks/bench_ingest.py --dbt
 
 clean: stop ## remove local state and venvs
+	@if [ -x $(PHW) ]; then $(PHW) remove-cluster; fi  # also a cluster kept outside the checkout
 	rm -rf .local $(VENVS)

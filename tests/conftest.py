@@ -39,6 +39,7 @@ def make_test_settings(**overrides: str) -> Settings:
             "PHW_AIRFLOW_PORT": str(free_port()),
             "PHW_SUPERSET_PORT": str(free_port()),
             "PHW_PLATFORM_PORT": str(free_port()),
+            "PHW_AIRFLOW_HEALTH_PORT": str(free_port()),
             **overrides,
         }
     )

@@ -24,6 +24,15 @@ def _print_where(settings: Settings) -> None:
     print(f"  Platform  {settings.platform_url}   (simulated public health platform API)")
     pg = settings.pg
     print(f"  Warehouse postgresql://{pg.host}:{pg.port}/{settings.warehouse_db}")
+    if pg.local:
+        from phwarehouse.stack import pgcluster
+
+        print(f"  PG data   {settings.pgdata}")
+        if pgcluster.is_outside(settings):
+            print(
+                f"            (outside the checkout: the cluster's owner {pgcluster.PG_OS_USER}"
+                f" cannot reach {settings.home})"
+            )
     print(f"  Passwords {settings.credentials_file}")
     print(f"  Logs      {settings.log_dir}   (Airflow task logs: {settings.airflow_home}/logs)")
     print("  Stop with `make stop`; see what runs with `make status`.")
@@ -71,6 +80,21 @@ def cmd_down(settings: Settings, _: argparse.Namespace) -> int:
     from phwarehouse.stack import manage
 
     manage.down(settings, _say)
+    return 0
+
+
+def cmd_remove_cluster(settings: Settings, _: argparse.Namespace) -> int:
+    """Stop the local cluster and delete its data directory (`make clean`; PHW_PGDATA is kept)."""
+    import shutil
+
+    from phwarehouse.stack import pgcluster
+
+    if not settings.pg.local or settings.values.get("PHW_PGDATA"):
+        return 0
+    pgcluster.stop(settings)
+    if settings.pgdata.exists():
+        shutil.rmtree(settings.pgdata.parent if pgcluster.is_outside(settings) else settings.pgdata)
+        _say(f"removed {settings.pgdata}")
     return 0
 
 
@@ -154,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop every service this stack started").set_defaults(func=cmd_down)
     sub.add_parser("status", help="show what runs").set_defaults(func=cmd_status)
+    sub.add_parser(
+        "remove-cluster", help="stop the local cluster and delete its data (make clean)"
+    ).set_defaults(func=cmd_remove_cluster)
     ingest = sub.add_parser("ingest", help="pull the platform once into raw, outside Airflow")
     ingest.add_argument("entities", nargs="*")
     ingest.set_defaults(func=cmd_ingest)

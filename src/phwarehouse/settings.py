@@ -117,7 +117,13 @@ class Settings:
     # --- places -----------------------------------------------------------------------------
     @property
     def pgdata(self) -> Path:
-        return Path(self.get("PHW_PGDATA", str(self.home / "pgdata")))
+        """PHW_PGDATA, else home/pgdata or, when the cluster's owner cannot reach the home,
+        a folder under /var/lib/phwarehouse (pgcluster.default_data_dir)."""
+        if self.values.get("PHW_PGDATA"):
+            return Path(self.values["PHW_PGDATA"])
+        from phwarehouse.stack.pgcluster import default_data_dir
+
+        return default_data_dir(self.home)
 
     @property
     def run_dir(self) -> Path:

@@ -78,3 +78,18 @@ def test_superset_reads_the_same_variables(compose: dict, local: dict) -> None:
     theirs = compose["services"]["superset"]["environment"]
     for key in ("SUPERSET_SECRET_KEY", "SUPERSET_DATABASE_URI", "SUPERSET_HOME"):
         assert key in theirs and key in local["superset"]
+
+
+ONE_SHOT = {"provision", "airflow-init", "superset-init"}
+
+
+def test_long_running_services_restart_and_publish_on_loopback(compose: dict) -> None:
+    """Docker restarts a service that exits (issue #9, item 5); published ports bind
+    127.0.0.1 unless PHW_PUBLISH_ADDRESS says otherwise (item 6)."""
+    for name, svc in compose["services"].items():
+        if name in ONE_SHOT:
+            assert "restart" not in svc, name
+            continue
+        assert svc.get("restart") in ("unless-stopped", "always"), name
+        for port in svc.get("ports", []):
+            assert port.startswith("${PHW_PUBLISH_ADDRESS:-127.0.0.1}:"), (name, port)

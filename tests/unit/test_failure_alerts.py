@@ -199,3 +199,12 @@ def test_every_dag_alerts_on_failure() -> None:
     for path in dags.glob("*.py"):
         assert "on_failure_callback=notifier.on_failure()" in path.read_text(), path.name
 
+
+def test_the_stack_hands_the_smtp_settings_to_airflow(tmp_path) -> None:
+    from phwarehouse.settings import load_settings
+    from phwarehouse.stack.airflow_service import airflow_env
+
+    settings = load_settings(tmp_path, {"PHW_SMTP_HOST": "mail.example", "PHW_ALERT_TO": "a@b"})
+    env = airflow_env(settings)
+    assert env["PHW_SMTP_HOST"] == "mail.example" and env["PHW_ALERT_TO"] == "a@b"
+    assert env["PHW_ALERTS_FILE"] == str(tmp_path / "logs" / "alerts.log")

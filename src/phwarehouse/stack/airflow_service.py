@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from phwarehouse.pipeline import alerts
 from phwarehouse.settings import Settings
 from phwarehouse.stack.processes import Service
 
@@ -46,8 +47,20 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__API_AUTH__JWT_SECRET": settings.get("AIRFLOW_JWT_SECRET"),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+        # every listener on loopback (the health check's default host is 0.0.0.0; the log
+        # servers, which cannot be bound to one address, are not started: see services())
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "127.0.0.1",
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(
+            settings.port("PHW_AIRFLOW_HEALTH_PORT", 8974)
+        ),
+        # a database restart: connections are checked before use and retried
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_PRE_PING": "True",
+        "AIRFLOW__DATABASE__MAX_DB_RETRIES": "10",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",
+        # failure alerts (phwarehouse.pipeline.alerts): SMTP settings from .env, alerts file
+        **{k: settings.values[k] for k in alerts.SETTINGS if settings.values.get(k)},
+        "PHW_ALERTS_FILE": str(settings.log_dir / "alerts.log"),
     }
     return env
 
@@ -85,9 +98,12 @@ def services(settings: Settings) -> list[Service]:
             f"{settings.airflow_url}/api/v2/monitor/health" if component == "api-server" else None
         )
         port = settings.airflow_port if component == "api-server" else None
-        result.append(
-            Service(f"airflow-{component}", [airflow, component], env, port=port, health_url=health)
-        )
+        command = [airflow, component]
+        if component in ("scheduler", "triggerer"):
+            # their log servers bind every interface (no host setting); the API server reads
+            # the task and trigger logs from the shared local log folder instead
+            command.append("--skip-serve-logs")
+        result.append(Service(f"airflow-{component}", command, env, port=port, health_url=health))
     return result
 
 

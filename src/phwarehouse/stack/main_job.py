@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 from phwarehouse.settings import Settings
-from phwarehouse.stack import manage, processes
+from phwarehouse.stack import manage, private, processes
 from phwarehouse.stack.airflow_service import AirflowClient
 from phwarehouse.stack.manage import Say
 
@@ -52,6 +52,7 @@ def ensure_demo_district(settings: Settings, say: Say) -> None:
                 str(data),
             ],
             check=True,
+            umask=private.PRIVATE_UMASK,  # names, ID numbers, phones: this user only
         )
     _export_last_month_xlsx(settings, data, say)
     population_drop = settings.drop_dir / "population"
@@ -60,6 +61,8 @@ def ensure_demo_district(settings: Settings, say: Say) -> None:
         target = population_drop / csv.name
         if not target.exists():
             shutil.copy2(csv, target)
+    for folder in (data, settings.drop_dir):
+        private.make_private(folder)
 
 
 def _export_last_month_xlsx(settings: Settings, data, say: Say) -> None:
@@ -88,6 +91,7 @@ def _export_last_month_xlsx(settings: Settings, data, say: Say) -> None:
         ],
         check=True,
         capture_output=True,
+        umask=private.PRIVATE_UMASK,
     )
 
 

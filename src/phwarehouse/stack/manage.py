@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from phwarehouse.settings import Settings
-from phwarehouse.stack import airflow_service, pgcluster, processes, superset_service
+from phwarehouse.stack import airflow_service, pgcluster, private, processes, superset_service
 from phwarehouse.stack.processes import Service
 
 Say = Callable[[str], None]
@@ -80,6 +80,11 @@ def dbt_parse(settings: Settings) -> None:
 def up(settings: Settings, say: Say = _quiet, superset: bool = True) -> None:
     """Start every service of the stack; already running ones are left alone."""
     start_database(settings, say)
+    # the home holds credentials, logs and personal data: this user only (the cluster's owner
+    # may traverse it when its data directory is inside)
+    private.private_home(settings.home, pgcluster.owner_lives_in_home(settings))
+    for folder in (settings.log_dir, settings.airflow_home / "logs"):
+        private.make_private(folder)
     dbt_parse(settings)
     say("dbt project parsed (manifest for Cosmos)")
     airflow_service.init(settings)
@@ -124,6 +129,20 @@ def status(settings: Settings) -> list[tuple[str, str, str]]:
     }
     known = [s.name for s in airflow_service.services(settings)] + ["superset", "platform"]
     for name in known:
-        pid = processes.read_pid(settings, name)
-        rows.append((name, f"running (pid {pid})" if pid else "stopped", where.get(name, "")))
+        rows.append((name, _service_state(settings, name), where.get(name, "")))
     return rows
+
+
+def _service_state(settings: Settings, name: str) -> str:
+    """running (pid …, restarted n×) / restarting (last exit …) / stopped."""
+    supervisor = processes.read_pid(settings, name)
+    if not supervisor:
+        return "stopped"
+    state = processes.read_state(settings, name)
+    restarted = f", restarted {state['restarts']}x" if state.get("restarts") else ""
+    child = processes.service_pid(settings, name)
+    if child:
+        return f"running (pid {child}{restarted})"
+    if state:
+        return f"restarting (exit {state.get('last_exit')}{restarted})"
+    return f"running (pid {supervisor})"

@@ -1,11 +1,16 @@
 """The project-local PostgreSQL cluster: initdb, start, stop, status.
 
 `initdb` refuses to run as root, so when we are root the cluster belongs to an unprivileged
-system user (`phwpg` by default) and every server command runs through `runuser`.
+system user (`phwpg` by default) and every server command runs through `runuser`. That user
+must reach its data directory: `$PHW_HOME/pgdata` when it can traverse every parent of the
+stack's home, else `/var/lib/phwarehouse/<hash of the home's path>/pgdata` (e.g. a checkout
+in root's home, mode 0700). `PHW_PGDATA` overrides both.
 """
 
 from __future__ import annotations
 
+import grp
+import hashlib
 import os
 import pwd
 import shutil
@@ -16,6 +21,8 @@ from pathlib import Path
 from phwarehouse.settings import Settings
 
 PG_OS_USER = os.environ.get("PHW_PG_OS_USER", "phwpg")
+# where clusters live whose stack home the cluster owner cannot reach
+OUTSIDE_ROOT = Path(os.environ.get("PHW_PG_STATE_ROOT", "/var/lib/phwarehouse"))
 
 
 class ClusterError(RuntimeError):
@@ -33,6 +40,77 @@ def pg_bindir() -> Path:
     raise ClusterError(
         "PostgreSQL server binaries not found: `make setup` installs them "
         "(apt-get install postgresql), or set PHW_PG_ADMIN_URL to use an existing server."
+    )
+
+
+def _owner_ids(user: str) -> tuple[int | None, set[int]]:
+    """(uid, group ids) of `user`; (None, set()) when it does not exist yet (created later as a
+    system user: then it is in no group but its own, i.e. "other" for existing folders)."""
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        return None, set()
+    groups = {g.gr_gid for g in grp.getgrall() if user in g.gr_mem}
+    return entry.pw_uid, groups | {entry.pw_gid}
+
+
+def can_traverse(path: Path, uid: int | None, gids: set[int]) -> bool:
+    """True when a user (uid, gids) may search every folder from / down to `path` itself
+    (permission bits; ACLs are not consulted)."""
+    if uid == 0:
+        return True
+    for folder in [*reversed(path.parents), path]:
+        try:
+            st = folder.stat()
+        except FileNotFoundError:
+            return True  # created later, by us, with a mode we choose
+        if uid is not None and st.st_uid == uid:
+            bit = 0o100
+        elif st.st_gid in gids:
+            bit = 0o010
+        else:
+            bit = 0o001
+        if not st.st_mode & bit:
+            return False
+    return True
+
+
+def outside_data_dir(home: Path) -> Path:
+    """The data directory used when the cluster owner cannot reach `home` (stable per home)."""
+    digest = hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:16]
+    return OUTSIDE_ROOT / digest / "pgdata"
+
+
+def default_data_dir(home: Path, euid: int | None = None, owner: str = PG_OS_USER) -> Path:
+    """Where the cluster of the stack at `home` lives unless PHW_PGDATA says otherwise.
+
+    `home/pgdata` when we are not root (the cluster is ours) or when `owner` can traverse the
+    parents of `home` (the stack gives `home` itself mode 0711); otherwise `outside_data_dir`.
+    An existing cluster stays where it is.
+    """
+    inside = home / "pgdata"
+    if (os.geteuid() if euid is None else euid) != 0:
+        return inside
+    outside = outside_data_dir(home)
+    if (inside / "PG_VERSION").exists():
+        return inside
+    if (outside / "PG_VERSION").exists():
+        return outside
+    uid, gids = _owner_ids(owner)
+    return inside if can_traverse(home.parent, uid, gids) else outside
+
+
+def is_outside(settings: Settings) -> bool:
+    """True when the cluster lives in the place chosen for an unreachable checkout."""
+    return settings.pgdata == outside_data_dir(settings.home)
+
+
+def owner_lives_in_home(settings: Settings) -> bool:
+    """True when another user's cluster lives under the stack's home (home must stay 0711)."""
+    return (
+        settings.pg.local
+        and os.geteuid() == 0
+        and settings.pgdata.resolve().is_relative_to(settings.home.resolve())
     )
 
 
@@ -66,7 +144,8 @@ def _check_traversable(path: Path, owner: str) -> None:
     if probe.returncode != 0:
         raise ClusterError(
             f"user {owner} cannot write {path}: a parent folder is not traversable "
-            f"(chmod o+x the parents) or set PHW_PGDATA to a folder it can reach."
+            f"(chmod o+x the parents) or set PHW_PGDATA to a folder it can reach "
+            f"(unset, the stack chooses {OUTSIDE_ROOT}/… for an unreachable checkout)."
         )
 
 
@@ -80,6 +159,13 @@ def init_cluster(settings: Settings) -> bool:
         return False
     owner = cluster_owner()
     pgdata = settings.pgdata
+    if is_outside(settings):
+        # /var/lib/phwarehouse (root's, traversable) / <hash> (the owner's, private) / pgdata
+        OUTSIDE_ROOT.mkdir(mode=0o711, parents=True, exist_ok=True)
+        pgdata.parent.mkdir(mode=0o700, exist_ok=True)
+        shutil.chown(pgdata.parent, owner, owner)
+    elif owner_lives_in_home(settings):
+        settings.home.chmod(0o711)  # traversable by the owner, not listable
     pgdata.mkdir(parents=True, exist_ok=True)
     pgdata.chmod(0o700)
     if os.geteuid() == 0:
