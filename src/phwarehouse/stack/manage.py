@@ -83,12 +83,12 @@ def up(settings: Settings, say: Say = _quiet, superset: bool = True) -> None:
     # the home holds credentials, logs and personal data: this user only (the cluster's owner
     # may traverse it when its data directory is inside)
     private.private_home(settings.home, pgcluster.owner_lives_in_home(settings))
-    for folder in (settings.log_dir, settings.airflow_home / "logs"):
-        private.make_private(folder)
     dbt_parse(settings)
     say("dbt project parsed (manifest for Cosmos)")
     airflow_service.init(settings)
     say("Airflow metadata database migrated")
+    for folder in (settings.log_dir, settings.airflow_home):  # `db migrate` made airflow/logs
+        private.make_private(folder)
     airflow = airflow_service.services(settings)
     for svc in airflow:
         if processes.start(settings, svc):
