@@ -50,8 +50,18 @@ def cmd_provision(settings: Settings, _: argparse.Namespace) -> int:
     """Create databases, roles and grants on the configured server (deployments)."""
     from phwarehouse.stack.provision import provision
 
-    provision(settings)
+    for notice in provision(settings):
+        _say(notice)
     _say(f"provisioned {settings.pg.host}:{settings.pg.port}")
+    return 0
+
+
+def cmd_rotate_person_key(settings: Settings, args: argparse.Namespace) -> int:
+    """Set a new pseudonymisation key in the warehouse and rebuild every person-keyed model."""
+    from phwarehouse.stack import person_key
+
+    how = person_key.rotate(settings, _say, rebuild=args.rebuild)
+    _say(f"person key rotated; person-keyed models rebuilt ({how})")
     return 0
 
 
@@ -187,6 +197,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("provision", help="databases, roles and grants only").set_defaults(
         func=cmd_provision
     )
+    rotate = sub.add_parser(
+        "rotate-person-key",
+        help="new pseudonymisation key in the warehouse, then a full-refresh dbt build",
+    )
+    rotate.add_argument(
+        "--rebuild",
+        choices=("auto", "airflow", "dbt", "none"),
+        default="auto",
+        help="how to rebuild: the transform DAG (full_refresh) when Airflow answers, else dbt",
+    )
+    rotate.set_defaults(func=cmd_rotate_person_key)
     sub.add_parser("run", help="the main job: up, ingest, transform, summary").set_defaults(
         func=cmd_run
     )

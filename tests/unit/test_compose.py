@@ -24,6 +24,7 @@ HOST_SPECIFIC = {
     "AIRFLOW__API__BASE_URL",
     "AIRFLOW__API__SECRET_KEY",
     "AIRFLOW__API_AUTH__JWT_SECRET",
+    "AIRFLOW__COSMOS__CACHE_DIR",
 }
 
 
@@ -93,3 +94,16 @@ def test_long_running_services_restart_and_publish_on_loopback(compose: dict) ->
         assert svc.get("restart") in ("unless-stopped", "always"), name
         for port in svc.get("ports", []):
             assert port.startswith("${PHW_PUBLISH_ADDRESS:-127.0.0.1}:"), (name, port)
+
+
+def test_only_provisioning_gets_the_person_key(compose: dict, local: dict) -> None:
+    """The pseudonymisation key is stored in the warehouse by `phw provision`; dbt, Airflow
+    and every other service work without it (issue #9)."""
+    holders = {
+        name
+        for name, svc in compose["services"].items()
+        if "PERSON_KEY_SECRET" in (svc.get("environment") or {})
+    }
+    assert holders == {"provision"}
+    assert "PERSON_KEY_SECRET" not in local["airflow"]
+    assert "PERSON_KEY_SECRET" not in local["s"].warehouse_env()

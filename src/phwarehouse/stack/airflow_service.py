@@ -57,6 +57,11 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_PRE_PING": "True",
         "AIRFLOW__DATABASE__MAX_DB_RETRIES": "10",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        # task logs and Cosmos' dbt cache (partial parse, manifest): owner only, in this home
+        # (Cosmos' default is a world-readable /tmp/cosmos shared by every stack)
+        "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FOLDER_PERMISSIONS": "0o700",
+        "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FILE_PERMISSIONS": "0o600",
+        "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos_cache"),
         "PYTHONUNBUFFERED": "1",
         # failure alerts (phwarehouse.pipeline.alerts): SMTP settings from .env, alerts file
         **{k: settings.values[k] for k in alerts.SETTINGS if settings.values.get(k)},

@@ -24,7 +24,8 @@ def start_database(settings: Settings, say: Say = _quiet) -> None:
             say(f"started PostgreSQL on 127.0.0.1:{settings.pg.port}")
     from phwarehouse.stack.provision import provision
 
-    provision(settings)
+    for notice in provision(settings):
+        say(notice)
     say("databases, roles and grants are in place")
 
 
@@ -53,8 +54,9 @@ def platform_service(settings: Settings) -> Service:
     )
 
 
-def dbt_parse(settings: Settings) -> None:
-    """Write dbt_project/target/manifest.json, from which Cosmos renders the transform DAG."""
+def run_dbt(settings: Settings, *args: str) -> None:
+    """Run dbt on the project as the transformer, with umask 077: dbt_project/target and logs
+    (manifest, partial parse, compiled SQL) are readable by this user only."""
     import os
     import subprocess
 
@@ -62,7 +64,7 @@ def dbt_parse(settings: Settings) -> None:
     result = subprocess.run(
         [
             str(settings.venv_pipeline / "bin" / "dbt"),
-            "parse",
+            *args,
             "--project-dir",
             str(project),
             "--profiles-dir",
@@ -72,9 +74,18 @@ def dbt_parse(settings: Settings) -> None:
         capture_output=True,
         text=True,
         check=False,
+        umask=0o077,
     )
+    for folder in (project / "target", project / "logs"):
+        if folder.is_dir():
+            folder.chmod(0o700)
     if result.returncode != 0:
-        raise RuntimeError(f"dbt parse failed:\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
+        raise RuntimeError(f"dbt {args[0]} failed:\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
+
+
+def dbt_parse(settings: Settings) -> None:
+    """Write dbt_project/target/manifest.json, from which Cosmos renders the transform DAG."""
+    run_dbt(settings, "parse")
 
 
 def up(settings: Settings, say: Say = _quiet, superset: bool = True) -> None:

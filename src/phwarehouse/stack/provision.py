@@ -3,7 +3,12 @@
 Least privilege in the warehouse:
 - loader (`phw_loader`) owns `raw` (personal data as received) and `ops` (ingestion bookkeeping);
 - transformer (`phw_transformer`, dbt and GX) reads `raw`/`ops` and owns the modelled schemas;
-- BI reader (`phw_bi_reader`, Superset) reads `marts` only.
+- BI reader (`phw_bi_reader`, Superset) reads `marts` only;
+- key holder (`phw_keyholder`, NOLOGIN) owns `keyring`: the pseudonymisation key, readable by no
+  one else, used through `keyring.person_key()` (EXECUTE: transformer only; see person_key.py).
+
+Provisioning sessions keep their statements out of the server log (passwords, the key), and role
+passwords are sent as SCRAM verifiers, never in clear.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import psycopg
 from psycopg import sql
 
 from phwarehouse.settings import Settings
+from phwarehouse.stack import person_key
 
 TRANSFORMER_SCHEMAS = ("staging", "intermediate", "marts", "reference", "quality", "snapshots")
 LOADER_SCHEMAS = ("raw", "ops")
@@ -20,9 +26,13 @@ LOADER_SCHEMAS = ("raw", "ops")
 def _ensure_role(cur: psycopg.Cursor, name: str, password: str) -> None:
     cur.execute("select 1 from pg_roles where rolname = %s", (name,))
     verb = "alter" if cur.fetchone() else "create"
+    # a SCRAM verifier computed here (libpq): the password itself is never in SQL text
+    verifier = cur.connection.pgconn.encrypt_password(
+        password.encode(), name.encode(), b"scram-sha-256"
+    )
     cur.execute(
         sql.SQL("{} role {} with login password {}").format(
-            sql.SQL(verb), sql.Identifier(name), sql.Literal(password)
+            sql.SQL(verb), sql.Identifier(name), sql.Literal(verifier.decode())
         )
     )
 
@@ -37,13 +47,16 @@ def _ensure_database(cur: psycopg.Cursor, name: str, owner: str) -> None:
         )
 
 
-def provision(settings: Settings) -> None:
-    """Create roles and databases and apply the warehouse grants (safe to repeat)."""
+def provision(settings: Settings) -> list[str]:
+    """Create roles and databases and apply the warehouse grants (safe to repeat).
+    Returns notices for the operator (e.g. a configured person key the warehouse does not use).
+    """
     pg = settings.pg
     loader, loader_pw = settings.warehouse_role("loader")
     transformer, transformer_pw = settings.warehouse_role("transformer")
     bi, bi_pw = settings.warehouse_role("bi")
     with psycopg.connect(pg.admin_url(), autocommit=True) as conn, conn.cursor() as cur:
+        person_key.quiet_logging(conn)
         _ensure_role(cur, loader, loader_pw)
         _ensure_role(cur, transformer, transformer_pw)
         _ensure_role(cur, bi, bi_pw)
@@ -61,6 +74,7 @@ def provision(settings: Settings) -> None:
         _ensure_database(cur, settings.warehouse_db, pg.admin_user)
 
     with psycopg.connect(pg.admin_url(settings.warehouse_db), autocommit=True) as conn:
+        person_key.quiet_logging(conn)
         cur = conn.cursor()
         db = sql.Identifier(settings.warehouse_db)
         ids = {k: sql.Identifier(v) for k, v in {"l": loader, "t": transformer, "b": bi}.items()}
@@ -102,3 +116,6 @@ def provision(settings: Settings) -> None:
                 "alter default privileges for role {} in schema {} grant select on tables to {}"
             ).format(ids["t"], marts, ids["b"])
         )
+        person_key.ensure_objects(conn, transformer)
+        notice = person_key.sync_configured_key(conn, settings)
+    return [notice] if notice else []

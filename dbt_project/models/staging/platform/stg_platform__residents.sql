@@ -5,10 +5,9 @@
     Keeps the latest, non-deleted version of each EHR and types the payload with safe casts.
 
     Privacy: name, phone and the ID number are NOT exposed. The ID number is only used here to
-    compute the pseudonymous person_key = hex(HMAC-SHA256(upper(trim(id_number)), secret)) and
-    the ID-validity flags (spec §5). The secret comes from var person_key_secret (default: env
-    var PERSON_KEY_SECRET, else a dev-only value). This model is a table, not a view, so the
-    secret does not end up in a view definition in the database catalog.
+    compute the pseudonymous person_key = hex(HMAC-SHA256(upper(trim(id_number)), key)) and
+    the ID-validity flags (spec §5). The key is held only in the warehouse: the macro renders a
+    call of keyring.person_key() (macros/person_key.sql), never the key itself.
     An EHR without an ID number gets a key of its own (HMAC of 'EHR:' || record_id): it cannot
     be merged with other copies.
 -#}
