@@ -60,3 +60,27 @@ def test_transformer_sessions_sort_in_memory_without_jit(transformer_dsn: str) -
     with psycopg.connect(transformer_dsn) as conn:
         assert conn.execute("show work_mem").fetchone()[0] == "256MB"
         assert conn.execute("show jit").fetchone()[0] == "off"
+
+
+def test_bi_role_cannot_create_temporary_tables(bi_dsn: str) -> None:
+    with psycopg.connect(bi_dsn) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("create temporary table scratch (n int)")
+
+
+@pytest.mark.parametrize("database", ["airflow", "superset", "postgres"])
+def test_bi_role_cannot_connect_to_the_other_databases(warehouse_settings, database) -> None:
+    user, password = warehouse_settings.warehouse_role("bi")
+    with pytest.raises(psycopg.OperationalError, match="permission denied"):
+        psycopg.connect(
+            host="127.0.0.1",
+            port=warehouse_settings.pg.port,
+            dbname=database,
+            user=user,
+            password=password,
+        )
+
+
+def test_bi_role_queries_time_out(bi_dsn: str) -> None:
+    with psycopg.connect(bi_dsn) as conn:
+        assert conn.execute("show statement_timeout").fetchone() == ("2min",)
+        assert conn.execute("show idle_in_transaction_session_timeout").fetchone() == ("5min",)

@@ -3,7 +3,8 @@
 Least privilege in the warehouse:
 - loader (`phw_loader`) owns `raw` (personal data as received) and `ops` (ingestion bookkeeping);
 - transformer (`phw_transformer`, dbt and GX) reads `raw`/`ops` and owns the modelled schemas;
-- BI reader (`phw_bi_reader`, Superset) reads `marts` only;
+- BI reader (`phw_bi_reader`, Superset) reads `marts` only: no temporary tables, no connection
+  to the other databases (airflow, superset, postgres), a statement timeout;
 - key holder (`phw_keyholder`, NOLOGIN) owns `keyring`: the pseudonymisation key, readable by no
   one else, used through `keyring.person_key()` (EXECUTE: transformer only; see person_key.py).
 
@@ -37,6 +38,25 @@ def _ensure_role(cur: psycopg.Cursor, name: str, password: str) -> None:
     )
 
 
+#: how long one query of the BI role may run (a dashboard query takes seconds; a runaway query
+#: typed in SQL Lab must not hold the warehouse); PHW_BI_STATEMENT_TIMEOUT overrides it
+BI_STATEMENT_TIMEOUT = "120s"
+
+
+def _limit_bi_role(cur: psycopg.Cursor, bi: str, statement_timeout: str) -> None:
+    role = sql.Identifier(bi)
+    for setting, value in (
+        ("statement_timeout", statement_timeout),
+        ("idle_in_transaction_session_timeout", "300s"),
+        ("temp_file_limit", "1GB"),
+    ):
+        cur.execute(
+            sql.SQL("alter role {} set {} = {}").format(
+                role, sql.Identifier(setting), sql.Literal(value)
+            )
+        )
+
+
 def _ensure_database(cur: psycopg.Cursor, name: str, owner: str) -> None:
     cur.execute("select 1 from pg_database where datname = %s", (name,))
     if not cur.fetchone():
@@ -62,6 +82,7 @@ def provision(settings: Settings) -> list[str]:
         _ensure_role(cur, bi, bi_pw)
         for role in (transformer, bi):  # JIT plans stacked dbt views badly on this workload
             cur.execute(sql.SQL("alter role {} set jit = off").format(sql.Identifier(role)))
+        _limit_bi_role(cur, bi, settings.get("PHW_BI_STATEMENT_TIMEOUT", BI_STATEMENT_TIMEOUT))
         # dbt's whole-table models sort and hash millions of rows (2 threads): in memory
         transformer_id = sql.Identifier(transformer)
         cur.execute(sql.SQL("alter role {} set work_mem = '256MB'").format(transformer_id))
@@ -72,6 +93,16 @@ def provision(settings: Settings) -> list[str]:
             _ensure_role(cur, "superset", settings.get("SUPERSET_DB_PASSWORD"))
             _ensure_database(cur, "superset", "superset")
         _ensure_database(cur, settings.warehouse_db, pg.admin_user)
+        # only their owners (and the admin) connect to the metadata and maintenance databases
+        cur.execute(
+            "select datname from pg_database where datname in ('airflow', 'superset', 'postgres')"
+        )
+        for (other,) in cur.fetchall():
+            cur.execute(
+                sql.SQL("revoke connect, temporary on database {} from public").format(
+                    sql.Identifier(other)
+                )
+            )
 
     with psycopg.connect(pg.admin_url(settings.warehouse_db), autocommit=True) as conn:
         person_key.quiet_logging(conn)
@@ -80,10 +111,13 @@ def provision(settings: Settings) -> list[str]:
         ids = {k: sql.Identifier(v) for k, v in {"l": loader, "t": transformer, "b": bi}.items()}
         cur.execute(sql.SQL("revoke all on database {} from public").format(db))
         cur.execute(
-            sql.SQL("grant connect, temporary on database {} to {}, {}, {}").format(
-                db, ids["l"], ids["t"], ids["b"]
+            sql.SQL("grant connect, temporary on database {} to {}, {}").format(
+                db, ids["l"], ids["t"]
             )
         )
+        # the BI role (Superset, SQL typed by people) connects and reads; no temp tables
+        cur.execute(sql.SQL("grant connect on database {} to {}").format(db, ids["b"]))
+        cur.execute(sql.SQL("revoke temporary on database {} from {}").format(db, ids["b"]))
         cur.execute(sql.SQL("grant create on database {} to {}").format(db, ids["t"]))
         cur.execute("revoke create on schema public from public")
         cur.execute("create extension if not exists pgcrypto")  # hmac() for the person key
