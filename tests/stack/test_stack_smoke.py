@@ -39,8 +39,8 @@ def test_main_job_runs_the_pipeline_and_every_service_answers(stack, first_run) 
 
     summary = main_job.warehouse_summary(stack)
     assert summary, "the load audit is empty"
-    for entity, received, loaded, quarantined, duplicates in summary:
-        assert received == loaded + quarantined + duplicates, entity
+    for entity, received, loaded, quarantined, duplicates, conflicts in summary:
+        assert received == loaded + quarantined + duplicates + conflicts, entity
     assert sum(row[2] for row in summary) > 10_000
 
 
