@@ -1,0 +1,1 @@
+"""The quality gate: checks on raw loads and candidate marts, and publication of the marts."""
