@@ -16,12 +16,15 @@ PYTEST_ARGS ?=
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-# Debian packages: PostgreSQL's server, and Chromium with CJK fonts for the browser tests
-system-packages: ## PostgreSQL server binaries, Chromium and CJK fonts (Debian), when missing
+# Debian packages: PostgreSQL's server, Chromium with CJK fonts for the browser tests, Pango
+# for the exports' PDF (WeasyPrint) and poppler-utils (pdftotext / pdftoppm) for their tests
+system-packages: ## PostgreSQL, Chromium, CJK fonts, Pango, poppler-utils (Debian), when missing
 	@missing=""; \
 	if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then missing="postgresql"; fi; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing="$$missing fonts-noto-cjk"; \
+	/sbin/ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0 || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
+	command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing (apt-get)"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
