@@ -153,6 +153,33 @@ def cmd_dashboards(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    """The monthly bulletin or the annual appraisal from the published marts, into the outbox."""
+    from phwarehouse.exports import content, data, jobs
+
+    dsn = settings.warehouse_url("transformer")
+    try:
+        if args.kind == "bulletin":
+            if args.month:
+                year, month = data.parse_month(args.month)
+            else:
+                year, month = jobs.latest_bulletin_month(dsn)
+            result = jobs.build_bulletin(dsn, settings.export_dir, year, month, _say)
+            subject = content.bulletin_title(year, month)
+        else:
+            as_of = data.parse_date(args.as_of) if args.as_of else jobs.appraisal_as_of(args.year)
+            result = jobs.build_appraisal(dsn, settings.export_dir, args.year, as_of, _say)
+            subject = content.appraisal_title(args.year)
+    except ValueError as exc:
+        print(f"phw export: {exc}", file=sys.stderr)
+        return 2
+    if args.send or args.resend:
+        jobs.deliver(result, subject, settings.values, force=args.resend, say=_say)
+    for path in result.files:
+        print(path)
+    return 0
+
+
 def cmd_env(settings: Settings, _: argparse.Namespace) -> int:
     """Print `export` lines so a shell can run dbt or psql against this stack."""
     from phwarehouse.stack.airflow_service import airflow_env
@@ -215,6 +242,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "dashboards", help="import the dashboards, roles, users and row-level security again"
     ).set_defaults(func=cmd_dashboards)
+    export = sub.add_parser(
+        "export", help="monthly bulletin / annual appraisal (XLSX + PDF) from the published marts"
+    )
+    kinds = export.add_subparsers(dest="kind", required=True)
+    bulletin = kinds.add_parser("bulletin", help="工作简报 of a month (year to date)")
+    bulletin.add_argument("--month", help="YYYY-MM (default: the latest month published)")
+    appraisal = kinds.add_parser("appraisal", help="年度考核 of a year")
+    appraisal.add_argument("--year", type=int, required=True)
+    appraisal.add_argument(
+        "--as-of", help="YYYY-MM-DD, a month's last day (default: October's, see README)"
+    )
+    for p in (bulletin, appraisal):
+        p.add_argument("--send", action="store_true", help="e-mail to PHW_EXPORT_TO if not sent")
+        p.add_argument("--resend", action="store_true", help="e-mail even if already sent")
+        p.set_defaults(func=cmd_export)
     for name in ("airflow", "superset"):
         p = sub.add_parser(name, help=f"run the {name} CLI with this stack's environment")
         p.add_argument("rest", nargs=argparse.REMAINDER)

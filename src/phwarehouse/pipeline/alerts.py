@@ -91,6 +91,12 @@ def send_mail(config: AlertConfig, subject: str, body: str) -> None:
     msg["From"] = config.sender
     msg["To"] = ", ".join(config.recipients)
     msg.set_content(body)
+    send_message(config, msg)
+
+
+def send_message(config: AlertConfig, msg: EmailMessage) -> None:
+    """Send a prepared message over the configured SMTP server (SMTPS on 465, STARTTLS when
+    set, login when a user is set); raises on SMTP errors."""
     assert config.smtp_host
     if config.smtp_port == 465:
         smtp: smtplib.SMTP = smtplib.SMTP_SSL(
