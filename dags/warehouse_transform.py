@@ -4,7 +4,11 @@ Scheduled on the raw assets: it runs once both the platform feed and the file dr
 refreshed the raw schema. Staging and the person x window tables are incremental; trigger with
 `{"full_refresh": true}` after changing seeds, vars or org units to rebuild them from scratch.
 Cosmos renders a task per dbt node (watcher mode: one `dbt build`, a sensor per node) and the
-tests after all models; the `marts` asset is produced when every model and test has passed.
+tests after all models. Write-audit-publish: dbt builds the marts into `marts_candidate`;
+`quality_gate` runs the Great Expectations checks (phwarehouse.quality) on the day's raw load and
+the candidate and fails, naming the failed checks, when an error-level one fails; only then
+`publish_marts` swaps the candidate into `marts` (the `marts` asset; the previous publication is
+kept for rollback: DAG `marts_publication`).
 """
 
 from datetime import datetime, timedelta
@@ -13,7 +17,8 @@ from airflow.sdk import Param, dag, task
 from cosmos import DbtTaskGroup
 
 from phwarehouse.pipeline import dbt_config, notifier
-from phwarehouse.pipeline.assets import MARTS, RAW_PLATFORM, RAW_POPULATION
+from phwarehouse.pipeline.assets import MARTS, MARTS_CANDIDATE, RAW_PLATFORM, RAW_POPULATION
+from phwarehouse.quality import tasks
 
 
 @dag(
@@ -43,11 +48,17 @@ def warehouse_transform():
         default_args={"retries": 1},
     )
 
-    @task(outlets=[MARTS])
-    def publish_marts() -> str:
-        return "marts refreshed"
+    @task(outlets=[MARTS_CANDIDATE])
+    def quality_gate() -> dict:
+        return tasks.validate_candidate()
 
-    dbt >> publish_marts()
+    @task(outlets=[MARTS])
+    def publish_marts(gate_result: dict) -> str:
+        return tasks.publish_candidate(gate_result)
+
+    gate = quality_gate()
+    dbt >> gate
+    publish_marts(gate)
 
 
 warehouse_transform()

@@ -94,3 +94,23 @@ def test_transform_runs_data_tests_but_leaves_unit_tests_to_ci(dagbag) -> None:
     assert test_tasks, [type(t).__name__ for t in dag.tasks][:10]
     for task in test_tasks:
         assert "resource_type:unit_test" in (task.exclude or ""), task.task_id
+
+
+def test_transform_builds_a_candidate_that_the_gate_validates_before_publication(dagbag) -> None:
+    """Write-audit-publish: dbt writes `marts_candidate`; quality_gate runs after every dbt task
+    and publish_marts (the `marts` asset) only after the gate."""
+    dag = dagbag.dags["warehouse_transform"]
+    producer = dag.get_task("dbt.dbt_producer_watcher")
+    assert producer.vars == {"marts_schema": "marts_candidate"}
+    gate, publish = dag.get_task("quality_gate"), dag.get_task("publish_marts")
+    assert publish.upstream_task_ids == {"quality_gate"}
+    assert [o.name for o in publish.outlets] == ["marts"]
+    dbt_tasks = {t.task_id for t in dag.tasks if t.task_id.startswith("dbt.")}
+    assert gate.upstream_task_ids and gate.upstream_task_ids <= dbt_tasks
+    assert gate.get_flat_relative_ids(upstream=True) >= dbt_tasks - {gate.task_id}
+
+
+def test_publication_dag_rolls_back_or_republishes(dagbag) -> None:
+    dag = dagbag.dags["marts_publication"]
+    assert dag.params["action"] == "rollback"
+    assert [o.name for o in dag.get_task("change_publication").outlets] == ["marts"]

@@ -12,6 +12,8 @@ from pathlib import Path
 from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
+from phwarehouse.quality.checks import CANDIDATE_SCHEMA
+
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 DBT_EXECUTABLE = Path(sys.prefix) / "bin" / "dbt"
@@ -54,9 +56,16 @@ def operator_args() -> dict[str, object]:
     """Arguments for every Cosmos task of the group (sensor settings apply to the consumers).
 
     `full_refresh` follows the run's `full_refresh` param: the incremental models are rebuilt
-    from scratch (needed after a change of seeds, vars or org units).
+    from scratch (needed after a change of seeds, vars or org units). The marts are built into
+    `marts_candidate` (var `marts_schema`), never straight into the published `marts`.
     """
-    return {**CONSUMER_ARGS, "full_refresh": "{{ params.full_refresh }}"}
+    return {
+        **CONSUMER_ARGS,
+        "full_refresh": "{{ params.full_refresh }}",
+        # write-audit-publish: dbt writes the marts into the candidate schema; the quality gate
+        # validates it and publishes it into `marts` (phwarehouse.quality.publish)
+        "vars": {"marts_schema": CANDIDATE_SCHEMA},
+    }
 
 
 # dbt unit tests check model logic on static fixtures: they run in CI (`make test`), not in every

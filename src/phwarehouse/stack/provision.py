@@ -17,6 +17,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
+from phwarehouse.quality import publication
 from phwarehouse.settings import Settings
 from phwarehouse.stack import person_key
 
@@ -149,6 +150,12 @@ def provision(settings: Settings) -> list[str]:
             sql.SQL(
                 "alter default privileges for role {} in schema {} grant select on tables to {}"
             ).format(ids["t"], marts, ids["b"])
+        )
+        # the quality gate (transformer) records each publication of the marts; exports read it
+        publication.ensure_table(conn)
+        cur.execute(sql.SQL("alter table ops.publications owner to {}").format(ids["l"]))
+        cur.execute(
+            sql.SQL("grant select, insert, update on ops.publications to {}").format(ids["t"])
         )
         person_key.ensure_objects(conn, transformer)
         notice = person_key.sync_configured_key(conn, settings)
