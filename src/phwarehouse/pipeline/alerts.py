@@ -40,6 +40,9 @@ SETTINGS = (
     "PHW_SMTP_FROM",
     "PHW_SMTP_TIMEOUT",
     "PHW_ALERT_TO",
+    # the exports' recipients and appraisal month (phwarehouse.exports), same SMTP server
+    "PHW_EXPORT_TO",
+    "PHW_APPRAISAL_AS_OF_MONTH",
 )
 
 _TRUE = {"1", "true", "yes", "on"}
