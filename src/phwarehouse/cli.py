@@ -139,9 +139,46 @@ def cmd_run(settings: Settings, _: argparse.Namespace) -> int:
                 f"  {entity:<28}{received:>10}{loaded:>10}{quarantined:>10}{duplicates:>8}"
                 f"{conflicts:>8}"
             )
+    print()
+    print("Quality gate and publication")
+    for line in _quality_lines(settings):
+        print(f"  {line}")
+    if report.ok:
+        files, note = main_job.export_latest_bulletin(settings, _say)
+        print(f"\nMonthly bulletin ({note})")
+        for path in files:
+            print(f"  {path}")
     print(f"\nmain job finished in {time.monotonic() - started:.0f}s")
     _print_where(settings)
     return 0 if report.ok else 1
+
+
+def _quality_lines(settings: Settings) -> list[str]:
+    from phwarehouse.quality import status
+
+    try:
+        return status.summary_lines(settings.warehouse_url("transformer"))
+    except Exception as exc:  # the summary must not hide the run's own outcome
+        return [f"(quality status unavailable: {type(exc).__name__}: {exc})"]
+
+
+def cmd_quality(settings: Settings, args: argparse.Namespace) -> int:
+    """Publication status, or a one-step rollback / re-publication of the marts."""
+    from phwarehouse.quality import publish
+
+    dsn = settings.warehouse_url("transformer")
+    readers = [settings.warehouse_role("bi")[0]]
+    try:
+        if args.action == "rollback":
+            _say(f"rolled back: {publish.rollback(dsn, readers)} is published again")
+        elif args.action == "republish":
+            _say(f"re-published {publish.republish(dsn, readers)}")
+    except publish.PublicationError as exc:
+        print(f"phw quality: {exc}", file=sys.stderr)
+        return 1
+    for line in _quality_lines(settings):
+        print(line)
+    return 0
 
 
 def cmd_dashboards(settings: Settings, _: argparse.Namespace) -> int:
@@ -238,6 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="the main job: up, ingest, transform, summary").set_defaults(
         func=cmd_run
     )
+    quality = sub.add_parser(
+        "quality", help="publication and quality gate status; rollback or re-publish the marts"
+    )
+    quality.add_argument("action", nargs="?", choices=("status", "rollback", "republish"))
+    quality.set_defaults(func=cmd_quality, action="status")
     sub.add_parser("env", help="print export lines for this stack").set_defaults(func=cmd_env)
     sub.add_parser(
         "dashboards", help="import the dashboards, roles, users and row-level security again"

@@ -43,6 +43,9 @@ UNKNOWN_FACILITY_MAX_SHARE = 0.02  # of the window's facility codes, per entity
 VOLUME_MIN_EXPECTED = 5  # an entity is expected daily when its history gives >= 5 rows a window
 VOLUME_BAND = (0.25, 4.0)  # observed / expected outside this band: warning
 HISTORY_DAYS = 28
+# a share check fails only with at least this many violating rows: on a small day's load one
+# slip of a small entity would otherwise be a large share
+SHARE_MIN_VIOLATIONS = 3
 VALUE_TOLERANCE = 0.0001
 
 
@@ -165,8 +168,9 @@ def raw_checks() -> list[Check]:
             f"Fails for an entity × field with more than {CODE_SET_MAX_SHARE:.0%} of its "
             "window's non-null codes outside the set.",
             "select * from (\n" + "\nunion all\n".join(parts) + "\n) as shares"
-            f" where checked > 0 and invalid > {CODE_SET_MAX_SHARE} * checked",
-            threshold=f"share <= {CODE_SET_MAX_SHARE}",
+            f" where invalid >= {SHARE_MIN_VIOLATIONS}"
+            f" and invalid > {CODE_SET_MAX_SHARE} * checked",
+            threshold=f"share <= {CODE_SET_MAX_SHARE} (or < {SHARE_MIN_VIOLATIONS} rows)",
         )
     )
 
@@ -187,8 +191,9 @@ def raw_checks() -> list[Check]:
             f"entity with more than {UNKNOWN_FACILITY_MAX_SHARE:.0%} of its window's facility "
             "codes unknown.",
             "select * from (\n" + "\nunion all\n".join(parts) + "\n) as shares"
-            f" where checked > 0 and unknown > {UNKNOWN_FACILITY_MAX_SHARE} * checked",
-            threshold=f"share <= {UNKNOWN_FACILITY_MAX_SHARE}",
+            f" where unknown >= {SHARE_MIN_VIOLATIONS}"
+            f" and unknown > {UNKNOWN_FACILITY_MAX_SHARE} * checked",
+            threshold=f"share <= {UNKNOWN_FACILITY_MAX_SHARE} (or < {SHARE_MIN_VIOLATIONS} rows)",
         )
     )
 
@@ -245,8 +250,9 @@ def raw_checks() -> list[Check]:
             f" from {{batch}} as w cross join {_window('residents')}"
             " and r.payload ->> 'id_number' is not null"
             f" having count(*) filter (where upper(btrim(r.payload ->> 'id_number'))"
-            f" !~ '^[0-9]{{17}}[0-9X]$') > {INVALID_ID_MAX_SHARE} * count(*)",
-            threshold=f"share <= {INVALID_ID_MAX_SHARE}",
+            f" !~ '^[0-9]{{17}}[0-9X]$') > greatest({INVALID_ID_MAX_SHARE} * count(*),"
+            f" {SHARE_MIN_VIOLATIONS} - 1)",
+            threshold=f"share <= {INVALID_ID_MAX_SHARE} (or < {SHARE_MIN_VIOLATIONS} rows)",
         )
     )
 
@@ -326,20 +332,24 @@ def raw_checks() -> list[Check]:
             "raw_population_complete",
             "completeness",
             "error",
-            "The official population (statistics bureau) has every township the platform "
-            "lists, for every assessment year reported (the cut-off's year and the "
-            f"{v['reporting_history_years']} before), both sexes and ages 0–100.",
-            "select t.record_id as township_code, y.year, count(p.population) as cells"
-            " from {batch} as w"
-            " cross join lateral generate_series("
-            f"extract(year from w.data_cutoff_date)::int - {v['reporting_history_years']},"
-            " extract(year from w.data_cutoff_date)::int) as y (year)"
-            " cross join raw.org_units as t"
+            "The official population (statistics bureau) has, for every year it was loaded for "
+            f"among the assessment years reported (the cut-off's year and the "
+            f"{v['reporting_history_years']} before), every township the platform lists with "
+            "both sexes and ages 0–100; and at least one of those years is loaded.",
+            "with w as (select * from {batch} as b),"
+            " years as (select distinct p.year from raw.stat_population as p cross join w"
+            f" where p.year between extract(year from w.data_cutoff_date)::int"
+            f" - {v['reporting_history_years']} and extract(year from w.data_cutoff_date)::int),"
+            " townships as (select t.record_id as township_code from raw.org_units as t"
+            " where t.is_latest and not t.is_deleted and t.payload ->> 'level' = 'township')"
+            " select t.township_code, y.year, count(distinct (p.sex_code, p.age)) as cells"
+            " from townships as t cross join years as y"
             " left join raw.stat_population as p"
-            " on p.township_code = t.record_id and p.year = y.year"
-            " where t.is_latest and not t.is_deleted and t.payload ->> 'level' = 'township'"
-            " group by 1, 2 having count(distinct (p.sex_code, p.age)) < 202",
-            threshold="202 cells (2 sexes × ages 0–100) per township × year",
+            " on p.township_code = t.township_code and p.year = y.year"
+            " group by 1, 2 having count(distinct (p.sex_code, p.age)) < 202"
+            " union all"
+            " select '(all)', null, 0 where not exists (select 1 from years)",
+            threshold="202 cells (2 sexes × ages 0–100) per township × year loaded",
         )
     )
     return checks

@@ -112,6 +112,7 @@ class GateResult:
             f"{r.severity.upper()} {r.name} ({r.kind}): observed {_fmt(r.observed)}"
             f" violating rows, threshold {r.threshold}"
             + (f"; {r.exception}" if r.exception else "")
+            + (f"; e.g. {json.dumps(r.sample[0], ensure_ascii=False)}" if r.sample else "")
             for r in self.failed_errors + self.failed_warnings
         ]
         head = (
@@ -223,6 +224,32 @@ def _gx_results(project_dir: Path, dsn: str) -> tuple[list[CheckResult], Path]:
     return out, docs
 
 
+SAMPLE_ROWS = 10
+BATCH_TABLES = {
+    "raw_load": "quality.gate_window",
+    "candidate_marts": f"{checks_mod.CANDIDATE_SCHEMA}.fct_indicator_values",
+}
+
+
+def _add_samples(dsn: str, results: list[CheckResult]) -> None:
+    """The first violating rows of each failed check (GX's SUMMARY gives only their count)."""
+    declared = {c.name: c for c in checks_mod.all_checks()}
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for result in results:
+            if result.passed or result.sample or result.exception:
+                continue
+            check = declared[result.name]
+            query = check.sql.replace("{batch}", BATCH_TABLES[check.suite])
+            try:
+                cur = conn.execute(f"select * from ({query}) as v limit {SAMPLE_ROWS}")
+                names = [d.name for d in cur.description]
+                rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+            except psycopg.Error as exc:  # the count stands; only the examples are missing
+                result.sample = [{"sample_error": str(exc)[:300]}]
+                continue
+            result.sample = json.loads(json.dumps(rows, default=str, ensure_ascii=False))
+
+
 def run_gate(dsn: str, cutoff: date | None = None, project_dir: Path = PROJECT_DIR) -> GateResult:
     """Validate the window's raw load and `marts_candidate`; keep the results in `quality.*`."""
     cutoff = cutoff or date.today()
@@ -233,6 +260,7 @@ def run_gate(dsn: str, cutoff: date | None = None, project_dir: Path = PROJECT_D
     gate = GateResult(run_id, cutoff)
     try:
         gate.results, gate.data_docs = _gx_results(project_dir, dsn)
+        _add_samples(dsn, gate.results)
     except Exception as exc:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import date
+from pathlib import Path
 
 from phwarehouse.pipeline import runtime
 from phwarehouse.quality import gate, publish
@@ -20,7 +21,8 @@ def readers() -> list[str]:
 
 def validate_candidate(cutoff: date | None = None) -> dict[str, object]:
     """Run the checks; fail (naming the failed checks and counts) when an error-level one fails."""
-    result = gate.run_gate(runtime.warehouse_dsn("transformer"), cutoff)
+    project = Path(os.environ.get("PHW_GX_PROJECT_DIR") or gate.PROJECT_DIR)
+    result = gate.run_gate(runtime.warehouse_dsn("transformer"), cutoff, project)
     print(result.summary())
     print(f"GX Data Docs: {result.data_docs}")
     if not result.passed:

@@ -1,0 +1,314 @@
+"""The quality gate end to end on a small district: write-audit-publish with bad and good days.
+
+Day 1 (the day before AS_OF) is ingested, built into `marts_candidate`, validated and
+published. Day 2 brings the next day's feed plus ten hypertension follow-ups of one service
+unit of which four have an implausible blood pressure (40 %): the gate fails naming
+`raw_implausible_bp_share` (the DAG task raises with it), and `marts` stays byte for byte what
+it was (checksums of every published table). A township missing from the official population
+fails `raw_population_complete` the same way. The platform then corrects the four readings and
+sends a record dated after the cut-off: the warning `raw_dates_after_cutoff` is reported but
+does not block, the gate passes and publishes; the BI role reads the new `marts`, not
+`marts_previous`; a rollback brings day 1's tables back, a re-publish day 2's.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from tests.conftest import run_dbt, wipe_raw
+
+from phwarehouse.ingestion import file_drops, raw_store
+from phwarehouse.ingestion.client import PlatformClient
+from phwarehouse.ingestion.contracts import ENTITIES
+from phwarehouse.ingestion.platform_ingest import ingest_entity
+from phwarehouse.platform.dirty import DirtyConfig
+from phwarehouse.platform.generate import GenerateConfig, generate
+from phwarehouse.platform.server import make_server
+from phwarehouse.quality import gate, publication, publish, tasks
+from phwarehouse.stack.provision import provision
+
+pytestmark = pytest.mark.warehouse
+
+AS_OF = "2026-11-22"
+DAY_BEFORE = (date.fromisoformat(AS_OF) - timedelta(days=1)).isoformat()
+
+
+def _ingest(loader_dsn: str, district: Path, as_of: str, batch: str) -> None:
+    server = make_server(district, "qg", port=0, as_of=as_of)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        with PlatformClient(url, "qg", page_size=5000) as client:
+            for entity in ENTITIES:
+                until = datetime.now(UTC) + timedelta(days=3650)
+                result = ingest_entity(loader_dsn, client, entity, f"{batch}:{entity}", until)
+                assert result.counts.reconciles
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _build(settings, target: Path, cutoff: str, *extra: str) -> None:
+    result = run_dbt(
+        "build",
+        "--exclude",
+        "resource_type:unit_test",
+        "--vars",
+        f"{{marts_schema: marts_candidate, data_cutoff_date: '{cutoff}'}}",
+        *extra,
+        target=target,
+        env=settings.warehouse_env(),
+    )
+    assert result.returncode == 0, result.stdout[-6000:]
+
+
+def _bad_bp_followups(loader_dsn: str) -> tuple[str, list[raw_store.ValidRecord]]:
+    """Ten follow-ups of one service unit dated AS_OF, four with SBP x10 (1400 mmHg)."""
+    updated = datetime.fromisoformat(f"{AS_OF}T03:00:00+00:00")
+    with psycopg.connect(loader_dsn) as conn:
+        facility, payload = conn.execute(
+            "select payload ->> 'facility_code', payload from raw.htn_followups"
+            " where is_latest and not is_deleted and payload ->> 'sbp' is not null"
+            " order by record_id limit 1"
+        ).fetchone()
+        records = []
+        for i in range(10):
+            record_id = f"HTFQG{i:010d}"
+            sbp = 1400 if i < 4 else 132
+            body = {
+                **payload,
+                "record_id": record_id,
+                "version": 1,
+                "followup_date": AS_OF,
+                "sbp": sbp,
+                "dbp": 84,
+                "updated_at": updated.isoformat().replace("+00:00", "Z"),
+            }
+            records.append(raw_store.ValidRecord(record_id, 1, updated, False, body))
+        counts = raw_store.load_records(conn, "htn_followups", "qg-bad-bp", updated, records, [])
+        assert counts.loaded == 10
+    return facility, records
+
+
+def _correct(loader_dsn: str, records: list[raw_store.ValidRecord]) -> None:
+    """The platform corrects the four readings (version 2, SBP 140) and sends one follow-up
+    dated two days after the cut-off (a typo the marts exclude; reported as a warning)."""
+    updated = datetime.fromisoformat(f"{AS_OF}T09:00:00+00:00")
+    fixed = [
+        raw_store.ValidRecord(
+            r.record_id, 2, updated, False, {**r.payload, "sbp": 140, "version": 2}
+        )
+        for r in records
+        if r.payload["sbp"] == 1400
+    ]
+    late = records[-1]
+    future = (date.fromisoformat(AS_OF) + timedelta(days=2)).isoformat()
+    fixed.append(
+        raw_store.ValidRecord(
+            late.record_id, 2, updated, False, {**late.payload, "followup_date": future}
+        )
+    )
+    with psycopg.connect(loader_dsn) as conn:
+        counts = raw_store.load_records(conn, "htn_followups", "qg-fix", updated, fixed, [])
+        assert counts.loaded == 5
+
+
+def _checksums(dsn: str) -> dict[str, str]:
+    with psycopg.connect(dsn) as conn:
+        return publish.checksum(conn)
+
+
+@pytest.fixture(scope="module")
+def gx_project(tmp_path_factory, monkeypatch_module) -> Path:
+    """A copy of the GX project: results and Data Docs of the test stay out of the checkout."""
+    project = tmp_path_factory.mktemp("gx") / "expectations"
+    shutil.copytree(gate.PROJECT_DIR, project, ignore=shutil.ignore_patterns("uncommitted"))
+    monkeypatch_module.setenv("PHW_GX_PROJECT_DIR", str(project))
+    return project
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
+
+
+@pytest.fixture(scope="module")
+def district(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("quality_district")
+    generate(
+        GenerateConfig(
+            seed=23,
+            residents=1200,
+            start_year=2024,
+            as_of=AS_OF,
+            out=out,
+            dirty=DirtyConfig(),
+            workers=1,
+        )
+    )
+    return out
+
+
+@pytest.fixture(scope="module")
+def day_one(
+    district,
+    warehouse_settings,
+    admin_dsn,
+    loader_dsn,
+    gx_project,
+    monkeypatch_module,
+    tmp_path_factory,
+) -> dict:
+    """Day 1 ingested, built into marts_candidate, validated and published."""
+    for key, value in warehouse_settings.warehouse_env().items():
+        monkeypatch_module.setenv(key, value)
+    wipe_raw(admin_dsn)
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        for schema in ("marts_candidate", "marts_previous", "quality"):
+            conn.execute(f"drop schema if exists {schema} cascade")
+    provision(warehouse_settings)  # ops.publications and the quality schema again
+    _ingest(loader_dsn, district, DAY_BEFORE, "day1")
+    drops = tmp_path_factory.mktemp("drops")
+    (drops / "population").mkdir()
+    for csv in (district / "population").glob("*.csv"):
+        (drops / "population" / csv.name).write_bytes(csv.read_bytes())
+    file_drops.ingest_drop_folder(loader_dsn, drops, "qg")
+    _build(warehouse_settings, tmp_path_factory.mktemp("t1"), DAY_BEFORE, "--full-refresh")
+    result = tasks.validate_candidate(date.fromisoformat(DAY_BEFORE))
+    publication_id = tasks.publish_candidate(result)
+    return {"gate": result, "publication_id": publication_id}
+
+
+def _results(dsn: str, run_id: str) -> dict[str, tuple]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "select check_name, kind, severity, passed, observed_value, threshold"
+            " from quality.check_results where run_id = %s",
+            (run_id,),
+        ).fetchall()
+    return {r[0]: r[1:] for r in rows}
+
+
+def _last_run(dsn: str) -> tuple:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(
+            "select run_id, status, errors, warnings, message, publication_id"
+            " from quality.gate_runs order by started_at desc limit 1"
+        ).fetchone()
+
+
+def test_bad_day_blocks_publication_and_the_next_good_day_publishes(
+    day_one, district, warehouse_settings, admin_dsn, loader_dsn, transformer_dsn, bi_dsn, tmp_path
+) -> None:
+    first = day_one["publication_id"]
+    with psycopg.connect(admin_dsn) as conn:
+        assert publication.current_publication(conn).publication_id == first
+    published_day_one = _checksums(admin_dsn)
+    assert "fct_indicator_values" in published_day_one
+
+    # --- a bad day: one service unit's follow-ups 40 % implausible -------------------------
+    _ingest(loader_dsn, district, AS_OF, "day2")
+    facility, records = _bad_bp_followups(loader_dsn)
+    _build(warehouse_settings, tmp_path / "t2", AS_OF)
+    with pytest.raises(tasks.QualityGateFailed) as failed:
+        tasks.validate_candidate(date.fromisoformat(AS_OF))
+    message = str(failed.value)
+    assert "ERROR raw_implausible_bp_share (plausibility)" in message, message
+    assert f'"facility_code": "{facility}"' in message, message  # names the service unit
+    assert "marts not published" in message
+    run_id, status, errors, _, _, publication_id = _last_run(transformer_dsn)
+    assert status == "failed" and errors >= 1 and publication_id is None
+    results = _results(transformer_dsn, run_id)
+    kind, severity, passed, observed, threshold = results["raw_implausible_bp_share"]
+    assert (kind, severity, passed, observed) == ("plausibility", "error", False, 1)
+    assert "0.15" in threshold
+    assert results["marts_numerator_le_denominator"][2] is True
+    assert _checksums(admin_dsn) == published_day_one  # marts untouched
+    with psycopg.connect(admin_dsn) as conn:
+        assert publication.current_publication(conn).publication_id == first
+
+    # --- a township missing from the official population: blocked too ---------------------
+    with psycopg.connect(admin_dsn) as conn:
+        township, year = conn.execute(
+            "select township_code, max(year) from raw.stat_population group by 1 order by 1 limit 1"
+        ).fetchone()
+        conn.execute(
+            "create temporary table kept as select * from raw.stat_population"
+            " where township_code = %s and year = %s",
+            (township, year),
+        )
+        conn.execute(
+            "delete from raw.stat_population where township_code = %s and year = %s",
+            (township, year),
+        )
+        conn.commit()
+        with pytest.raises(tasks.QualityGateFailed) as failed:
+            tasks.validate_candidate(date.fromisoformat(AS_OF))
+        assert "ERROR raw_population_complete (completeness)" in str(failed.value)
+        conn.execute("insert into raw.stat_population select * from kept")
+        conn.commit()
+    assert _checksums(admin_dsn) == published_day_one
+
+    # --- the next good day: corrections arrive; a warning is reported, not blocking --------
+    _correct(loader_dsn, records)
+    _build(warehouse_settings, tmp_path / "t3", AS_OF)
+    result = tasks.validate_candidate(date.fromisoformat(AS_OF))
+    assert result["warnings"] >= 1
+    warnings = _results(transformer_dsn, str(result["run_id"]))
+    assert warnings["raw_dates_after_cutoff"][:3] == ("plausibility", "warning", False)
+    assert warnings["raw_implausible_bp_share"][2] is True
+    second = tasks.publish_candidate(result)
+    published_day_two = _checksums(admin_dsn)
+    assert published_day_two != published_day_one
+    with psycopg.connect(admin_dsn) as conn:
+        current = publication.current_publication(conn)
+        assert current.publication_id == second
+        assert current.data_cutoff_date == date.fromisoformat(AS_OF)
+        row = conn.execute(
+            "select checks_run, warnings, status from ops.publications where publication_id = %s",
+            (second,),
+        ).fetchone()
+        assert row[0] >= 16 and row[1] >= 1
+        assert row[2] == "published"
+        assert _schema_names(conn) >= {"marts", "marts_previous"}
+        assert "marts_candidate" not in _schema_names(conn)
+    assert _checksums_of(admin_dsn, "marts_previous") == published_day_one
+    with psycopg.connect(bi_dsn) as conn:  # the BI role reads the new marts, not the previous
+        assert conn.execute("select count(*) from marts.fct_indicator_values").fetchone()[0] > 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select count(*) from marts_previous.fct_indicator_values")
+
+    # --- one-step rollback and re-publication ---------------------------------------------
+    assert tasks.change_publication("rollback") == first
+    assert _checksums(admin_dsn) == published_day_one
+    with psycopg.connect(bi_dsn) as conn:
+        assert conn.execute("select count(*) from marts.dim_period").fetchone()[0] > 0
+    assert tasks.change_publication("republish") == second
+    assert _checksums(admin_dsn) == published_day_two
+    with psycopg.connect(admin_dsn) as conn:
+        assert publication.current_publication(conn).publication_id == second
+
+
+def test_results_and_data_docs_are_kept(day_one, transformer_dsn, gx_project) -> None:
+    docs = Path(str(day_one["gate"]["data_docs"]))
+    assert docs.is_file() and docs.is_relative_to(gx_project)
+    with psycopg.connect(transformer_dsn) as conn:
+        kinds = conn.execute(
+            "select kind, count(*) from quality.check_results group by 1 order by 1"
+        ).fetchall()
+    assert {k for k, _ in kinds} == {"completeness", "conformance", "plausibility"}
+
+
+def _schema_names(conn: psycopg.Connection) -> set[str]:
+    return {n for (n,) in conn.execute("select nspname from pg_namespace").fetchall()}
+
+
+def _checksums_of(dsn: str, schema: str) -> dict[str, str]:
+    with psycopg.connect(dsn) as conn:
+        return publish.checksum(conn, schema)
