@@ -17,7 +17,7 @@ def _say(message: str) -> None:
 def _print_where(settings: Settings) -> None:
     print()
     print("Where to look")
-    print(f"  Airflow   {settings.airflow_url}   user admin")
+    print(f"  Airflow   {settings.airflow_url}   users admin, operator, viewer")
     print(f"  Superset  {settings.superset_url}   user admin (dashboards: 总览 at")
     print(f"            {settings.superset_url}/superset/dashboard/overview/; example users of")
     print("            every level in superset/access.yml, see README 'The dashboards')")

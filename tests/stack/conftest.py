@@ -3,7 +3,9 @@ tests, and the main job run once on it. Stopped and removed at the end of the se
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Iterator
 
 import pytest
 from tests.conftest import make_test_settings
@@ -31,3 +33,27 @@ def first_run(stack) -> main_job.RunReport:
     """`make run`'s main job, once: services up, demo district ingested and modelled,
     dashboards imported."""
     return main_job.main_job(stack, print)
+
+
+CHROMIUM = os.environ.get("PHW_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator:
+    """Headless Debian Chromium driven by Playwright (no browser download); per module, so
+    Playwright's event loop does not outlive the browser tests."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -25,16 +24,6 @@ from phwarehouse.settings import PROJECT_ROOT
 pytestmark = pytest.mark.stack
 
 SCREENSHOTS = Path(os.environ.get("PHW_SCREENSHOT_DIR", PROJECT_ROOT / "out" / "screenshots"))
-CHROMIUM = os.environ.get("PHW_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 USERS = {u.level: u for u in access.load_users()}
 
 
@@ -46,16 +35,6 @@ def superset(stack, first_run):
     assert first_run.ok, first_run
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return stack
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def _password(settings, username: str) -> str:

@@ -149,7 +149,6 @@ def test_no_secret_in_any_artifact_log_or_metadata(stack, first_run) -> None:
     assert server_logs[0].stat().st_size > 0
     skip = {
         stack.credentials_file,  # where they are kept (0600)
-        stack.airflow_home / "admin_passwords.json",  # Airflow's login file (0600), by design
         pgdata,  # the databases' files (the key table, password verifiers); logs scanned below
         stack.platform_data_dir,  # the demo district's input data, not an artifact of the run
         stack.drop_dir,

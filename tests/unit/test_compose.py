@@ -17,7 +17,6 @@ ROOT = Path(__file__).resolve().parents[2]
 HOST_SPECIFIC = {
     "AIRFLOW__CORE__DAGS_FOLDER",
     "AIRFLOW__CORE__FERNET_KEY",
-    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE",
     "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
     "AIRFLOW__API__HOST",
@@ -107,3 +106,14 @@ def test_only_provisioning_gets_the_person_key(compose: dict, local: dict) -> No
     assert holders == {"provision"}
     assert "PERSON_KEY_SECRET" not in local["airflow"]
     assert "PERSON_KEY_SECRET" not in local["s"].warehouse_env()
+
+
+def test_airflow_init_creates_the_same_users(compose: dict) -> None:
+    """The compose init creates admin / operator / viewer like the local stack, with each
+    password from the environment (issue #9: FAB auth manager, one user per role)."""
+    from phwarehouse.stack import airflow_users
+
+    init = compose["services"]["airflow-init"]
+    assert "phwarehouse.stack.airflow_users" in " ".join(init["command"])
+    for user in airflow_users.USERS:
+        assert airflow_users.password_variable(user) in init["environment"], user

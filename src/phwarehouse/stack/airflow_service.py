@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
@@ -14,10 +13,12 @@ import httpx
 
 from phwarehouse.pipeline import alerts
 from phwarehouse.settings import Settings
+from phwarehouse.stack import airflow_users
 from phwarehouse.stack.processes import Service
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 ADMIN_USER = "admin"
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 
 
 def airflow_env(settings: Settings) -> dict[str, str]:
@@ -35,8 +36,11 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__CORE__FERNET_KEY": settings.get("AIRFLOW_FERNET_KEY"),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "admin_passwords.json"),
+        # FAB auth manager: users admin / operator / viewer (airflow_users), failed logins
+        # throttled on the form (flask-limiter) and the token endpoints (login_throttle)
+        "AIRFLOW__CORE__AUTH_MANAGER": FAB_AUTH_MANAGER,
+        "AIRFLOW__FAB__AUTH_RATE_LIMITED": "True",
+        "AIRFLOW__FAB__AUTH_RATE_LIMIT": airflow_users.LOGIN_RATE_LIMIT,
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{settings.airflow_url}/execution/",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": settings.airflow_db_url,
         "AIRFLOW__API__HOST": "127.0.0.1",
@@ -80,18 +84,32 @@ def airflow_cli(settings: Settings, *args: str, check: bool = True) -> subproces
     )
 
 
+def user_passwords(settings: Settings) -> dict[str, str]:
+    """The Airflow users' passwords by credentials variable (generated on first use)."""
+    names = [airflow_users.password_variable(user) for user in airflow_users.USERS]
+    return {name: settings.secret(name) for name in names}
+
+
 def init(settings: Settings) -> None:
-    """Migrate the metadata DB and write the admin password file (idempotent)."""
+    """Migrate the metadata DB (FAB's tables too), then create or update the users admin,
+    operator and viewer with their roles and passwords (idempotent)."""
     home = settings.airflow_home
     home.mkdir(parents=True, exist_ok=True)
-    passwords = home / "admin_passwords.json"
-    passwords.write_text(json.dumps({ADMIN_USER: settings.get("AIRFLOW_ADMIN_PASSWORD")}) + "\n")
-    passwords.chmod(0o600)
+    (home / "admin_passwords.json").unlink(missing_ok=True)  # the Simple auth manager's
     result = airflow_cli(settings, "db", "migrate", check=False)
     if result.returncode != 0:
         raise RuntimeError(
             f"airflow db migrate failed:\n{result.stdout[-2000:]}{result.stderr[-3000:]}"
         )
+    users = subprocess.run(
+        [str(settings.venv_pipeline / "bin" / "python"), "-m", airflow_users.__name__],
+        env={**airflow_env(settings), **user_passwords(settings)},  # never on a command line
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if users.returncode != 0:
+        raise RuntimeError(f"Airflow users failed:\n{users.stdout[-2000:]}{users.stderr[-3000:]}")
 
 
 def services(settings: Settings) -> list[Service]:
