@@ -131,3 +131,91 @@ def test_premature_ncd_mortality_bands_and_value_match_the_reference(
         ).fetchone()[0]
     assert {age: (d, p) for age, d, p in rows} == bands
     assert round(value, 4) == round(ncd_premature_value(bands) * 100, 4)
+
+
+# --- the exports of the built district (tests/e2e/export_checks.py) --------------------------
+
+
+@pytest.fixture(scope="module")
+def published(warehouse: str, warehouse_settings, transformer_dsn: str):
+    """A publication row as the quality gate writes it: data up to the build's cut-off (the
+    table as provisioning creates it: owned by the loader, written by the transformer)."""
+    from phwarehouse.quality.publication import ensure_table
+
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        ensure_table(conn)
+        conn.execute("alter table ops.publications owner to phw_loader")
+        conn.execute("grant select, insert, update on ops.publications to phw_transformer")
+    with psycopg.connect(transformer_dsn, autocommit=True) as conn:
+        conn.execute("update ops.publications set status = 'rolled_back'")
+        conn.execute(
+            "insert into ops.publications (publication_id, data_cutoff_date, candidate_schema)"
+            " values ('pub-e2e-1', %s, 'marts_candidate')",
+            (AS_OF,),
+        )
+    return "pub-e2e-1"
+
+
+def test_bulletin_every_number_equals_the_marts_and_the_pdf_names_every_facility(
+    published: str, warehouse: str, warehouse_settings, monkeypatch, capsys
+) -> None:
+    import export_checks
+
+    from phwarehouse import cli
+    from phwarehouse.exports import outbox
+
+    monkeypatch.setattr(cli, "load_settings", lambda home=None: warehouse_settings)
+    assert cli.main(["export", "bulletin", "--month", "2026-10"]) == 0
+    out = capsys.readouterr().out
+    folder = warehouse_settings.export_dir / "bulletin" / "2026-10"
+    xlsx, pdf = folder / "工作简报_2026-10.xlsx", folder / "工作简报_2026-10.pdf"
+    assert str(xlsx) in out and str(pdf) in out
+    manifest = outbox.read_manifest(folder)
+    assert (manifest["publication_id"], manifest["period"]) == (published, "2026-10")
+    assert [f["file"] for f in manifest["files"]] == [xlsx.name, pdf.name]
+    assert outbox.verify(folder) == []
+    assert export_checks.check_bulletin_xlsx(xlsx, warehouse, "2026-10", "2026") > 1000
+    export_checks.check_bulletin_pdf(pdf, warehouse, "2026-10", "2026", published)
+
+
+def test_appraisal_matches_the_marts_and_its_own_scoring(
+    published: str, warehouse: str, warehouse_settings, monkeypatch
+) -> None:
+    import export_checks
+
+    from phwarehouse import cli
+
+    monkeypatch.setattr(cli, "load_settings", lambda home=None: warehouse_settings)
+    assert cli.main(["export", "appraisal", "--year", "2026"]) == 0
+    folder = warehouse_settings.export_dir / "appraisal" / "2026"
+    export_checks.check_appraisal_xlsx(folder / "年度考核_2026.xlsx", warehouse, "2026-10")
+    text = export_checks.pdf_text(folder / "年度考核_2026.pdf")
+    assert published in text and "考核得分与排名" in text
+
+
+def test_a_period_the_publication_does_not_cover_is_refused(
+    published: str, warehouse_settings, transformer_dsn: str, monkeypatch, capsys
+) -> None:
+    from phwarehouse import cli
+
+    monkeypatch.setattr(cli, "load_settings", lambda home=None: warehouse_settings)
+    # the publication's data end 2026-11-22: November is not complete
+    assert cli.main(["export", "bulletin", "--month", "2026-11"]) == 1
+    assert "before 2026-11-30" in capsys.readouterr().err
+    assert not (warehouse_settings.export_dir / "bulletin" / "2026-11").exists()
+    from phwarehouse.exports import jobs
+    from phwarehouse.stack import main_job
+
+    # `make run` exports the latest month the publication covers entirely
+    assert jobs.latest_bulletin_month(transformer_dsn) == (2026, 10)
+    with psycopg.connect(transformer_dsn, autocommit=True) as conn:
+        conn.execute("update ops.publications set status = 'rolled_back'")
+    try:
+        assert cli.main(["export", "bulletin", "--month", "2026-10"]) == 1
+        assert "no published marts" in capsys.readouterr().err
+        assert cli.main(["export", "appraisal", "--year", "2026"]) == 1
+        files, note = main_job.export_latest_bulletin(warehouse_settings, print)
+        assert files == [] and note.startswith("not produced: ") and "no published" in note
+    finally:
+        with psycopg.connect(transformer_dsn, autocommit=True) as conn:
+            conn.execute("update ops.publications set status = 'published'")

@@ -171,6 +171,20 @@ def warehouse_summary(settings: Settings) -> list[tuple[str, int, int, int, int,
         return []
 
 
+def export_latest_bulletin(settings: Settings, say: Say) -> tuple[list, str]:
+    """The bulletin of the latest month the current publication covers: (files, note)."""
+    from phwarehouse.exports import jobs
+    from phwarehouse.exports.data import NotPublished
+
+    dsn = settings.warehouse_url("transformer")
+    try:
+        year, month = jobs.latest_bulletin_month(dsn)
+        result = jobs.build_bulletin(dsn, settings.export_dir, year, month, say)
+    except NotPublished as exc:
+        return [], f"not produced: {exc}"
+    return result.files, f"{year}-{month:02d}, publication {result.manifest['publication_id']}"
+
+
 def main_job(settings: Settings, say: Say) -> RunReport:
     manage.up(settings, say)
     ensure_demo_district(settings, say)
