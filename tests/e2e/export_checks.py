@@ -185,6 +185,23 @@ def check_bulletin_pdf(path: Path, dsn: str, month_key: str, year_key: str, pub_
             assert f"{r['value']:.2f}" in flat, (r["indicator_code"], r["value"])
     assert pub_id in flat
     assert "数据截至" in flat
+    check_pdf_fonts_and_paper(path)
+
+
+def check_pdf_fonts_and_paper(path: Path) -> None:
+    """Every font is embedded and is Noto Sans CJK; every page is A4 (portrait or landscape)."""
+    fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True)
+    rows = [line.split() for line in fonts.stdout.splitlines()[2:] if line.strip()]
+    assert rows and all("Noto-Sans-CJK" in r[0] and r[-5] == "yes" for r in rows), fonts.stdout
+    info = subprocess.run(
+        ["pdfinfo", "-f", "1", "-l", "999", str(path)], capture_output=True, text=True, check=True
+    ).stdout
+    sizes = {
+        line.split(":", 1)[1].split("pts")[0].strip()
+        for line in info.splitlines()
+        if line.startswith("Page") and "size:" in line
+    }
+    assert sizes <= {"595.276 x 841.89", "841.89 x 595.276"}, sizes
 
 
 def check_appraisal_xlsx(path: Path, dsn: str, period_key: str) -> None:
