@@ -129,6 +129,6 @@ def trend(rows: list[Row], indicators: list[Row]) -> bytes | None:
     ax.set_xlim(0.5, 12.5)
     ax.tick_params(labelsize=7)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
     fig.tight_layout()
     return _png(fig)

@@ -100,8 +100,11 @@ def add_cover(wb: Workbook, title: str, lines: list[tuple[str, str]], remarks: l
         start = len(lines) + 4
         ws.cell(start, 1, "要点").font = Font(name=FONT, bold=True, size=13)
         for j, line in enumerate(remarks, start=start + 1):
+            ws.merge_cells(start_row=j, start_column=1, end_row=j, end_column=2)
             cell = ws.cell(j, 1, f"{j - start}. {line}")
             cell.font = Font(name=FONT)
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+            ws.row_dimensions[j].height = 15 * (1 + len(line) // 36)
     ws.column_dimensions["A"].width = 14
     ws.column_dimensions["B"].width = 60
     _print_setup(ws, False)
