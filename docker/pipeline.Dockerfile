@@ -1,5 +1,9 @@
 # Pipeline image: Airflow 3.3, Cosmos, dbt 1.11, GX, and this project (simulator, ingestion, CLI).
 FROM python:3.11-slim-bookworm
+# the exports' PDF: WeasyPrint needs Pango; Chinese text needs the Noto CJK fonts
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+        libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
 RUN pip install --no-cache-dir uv
 WORKDIR /opt/phwarehouse
 COPY requirements/pipeline.lock.txt requirements/
