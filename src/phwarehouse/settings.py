@@ -20,6 +20,7 @@ GENERATED_SECRETS = (
     "WAREHOUSE_LOADER_PASSWORD",
     "WAREHOUSE_TRANSFORMER_PASSWORD",
     "WAREHOUSE_BI_PASSWORD",
+    "WAREHOUSE_QUALITY_PASSWORD",
     "AIRFLOW_DB_PASSWORD",
     "SUPERSET_DB_PASSWORD",
     "AIRFLOW_ADMIN_PASSWORD",
@@ -209,8 +210,13 @@ class Settings:
         return self.get("WAREHOUSE_DB", "warehouse")
 
     def warehouse_role(self, kind: str) -> tuple[str, str]:
-        """(user, password) of a warehouse role: kind in loader / transformer / bi."""
-        users = {"loader": "phw_loader", "transformer": "phw_transformer", "bi": "phw_bi_reader"}
+        """(user, password) of a warehouse role: kind in loader / transformer / bi / quality."""
+        users = {
+            "loader": "phw_loader",
+            "transformer": "phw_transformer",
+            "bi": "phw_bi_reader",
+            "quality": "phw_quality",
+        }
         user = self.get(f"WAREHOUSE_{kind.upper()}_USER", users[kind])
         return user, self.get(f"WAREHOUSE_{kind.upper()}_PASSWORD")
 
@@ -265,6 +271,7 @@ class Settings:
         loader_user, loader_pw = self.warehouse_role("loader")
         tr_user, tr_pw = self.warehouse_role("transformer")
         bi_user, bi_pw = self.warehouse_role("bi")
+        quality_user, quality_pw = self.warehouse_role("quality")
         return {
             "WAREHOUSE_HOST": self.pg.host,
             "WAREHOUSE_PORT": str(self.pg.port),
@@ -275,6 +282,8 @@ class Settings:
             "WAREHOUSE_TRANSFORMER_PASSWORD": tr_pw,
             "WAREHOUSE_BI_USER": bi_user,
             "WAREHOUSE_BI_PASSWORD": bi_pw,
+            "WAREHOUSE_QUALITY_USER": quality_user,
+            "WAREHOUSE_QUALITY_PASSWORD": quality_pw,
             "PLATFORM_API_URL": self.platform_url,
             "PLATFORM_API_TOKEN": self.get("PLATFORM_API_TOKEN"),
             "PLATFORM_DATA_DIR": str(self.platform_data_dir),

@@ -204,9 +204,10 @@ def _last_run(dsn: str) -> tuple:
 
 
 def test_bad_day_blocks_publication_and_the_next_good_day_publishes(
-    day_one, district, warehouse_settings, admin_dsn, loader_dsn, transformer_dsn, bi_dsn, tmp_path
+    day_one, district, warehouse_settings, admin_dsn, loader_dsn, bi_dsn, tmp_path
 ) -> None:
     first = day_one["publication_id"]
+    quality_dsn = warehouse_settings.warehouse_url("quality")
     with psycopg.connect(admin_dsn) as conn:
         assert publication.current_publication(conn).publication_id == first
     published_day_one = _checksums(admin_dsn)
@@ -222,9 +223,9 @@ def test_bad_day_blocks_publication_and_the_next_good_day_publishes(
     assert "ERROR raw_implausible_bp_share (plausibility)" in message, message
     assert f'"facility_code": "{facility}"' in message, message  # names the service unit
     assert "marts not published" in message
-    run_id, status, errors, _, _, publication_id = _last_run(transformer_dsn)
+    run_id, status, errors, _, _, publication_id = _last_run(quality_dsn)
     assert status == "failed" and errors >= 1 and publication_id is None
-    results = _results(transformer_dsn, run_id)
+    results = _results(quality_dsn, run_id)
     kind, severity, passed, observed, threshold = results["raw_implausible_bp_share"]
     assert (kind, severity, passed, observed) == ("plausibility", "error", False, 1)
     assert "0.15" in threshold
@@ -260,7 +261,7 @@ def test_bad_day_blocks_publication_and_the_next_good_day_publishes(
     _build(warehouse_settings, tmp_path / "t3", AS_OF)
     result = tasks.validate_candidate(date.fromisoformat(AS_OF))
     assert result["warnings"] >= 1
-    warnings = _results(transformer_dsn, str(result["run_id"]))
+    warnings = _results(quality_dsn, str(result["run_id"]))
     assert warnings["raw_dates_after_cutoff"][:3] == ("plausibility", "warning", False)
     assert warnings["raw_implausible_bp_share"][2] is True
     second = tasks.publish_candidate(result)
@@ -295,10 +296,10 @@ def test_bad_day_blocks_publication_and_the_next_good_day_publishes(
         assert publication.current_publication(conn).publication_id == second
 
 
-def test_results_and_data_docs_are_kept(day_one, transformer_dsn, gx_project) -> None:
+def test_results_and_data_docs_are_kept(day_one, warehouse_settings, gx_project) -> None:
     docs = Path(str(day_one["gate"]["data_docs"]))
     assert docs.is_file() and docs.is_relative_to(gx_project)
-    with psycopg.connect(transformer_dsn) as conn:
+    with psycopg.connect(warehouse_settings.warehouse_url("quality")) as conn:
         kinds = conn.execute(
             "select kind, count(*) from quality.check_results group by 1 order by 1"
         ).fetchall()
@@ -312,3 +313,32 @@ def _schema_names(conn: psycopg.Connection) -> set[str]:
 def _checksums_of(dsn: str, schema: str) -> dict[str, str]:
     with psycopg.connect(dsn) as conn:
         return publish.checksum(conn, schema)
+
+
+def test_quality_role_reads_what_it_validates_and_writes_only_quality(
+    day_one, warehouse_settings, admin_dsn
+) -> None:
+    quality_dsn = warehouse_settings.warehouse_url("quality")
+    with psycopg.connect(admin_dsn) as conn:
+        owners = conn.execute(
+            "select distinct tableowner from pg_tables where schemaname = 'quality'"
+        ).fetchall()
+    assert owners == [("phw_quality",)]  # the gate ran as the quality role
+    with psycopg.connect(quality_dsn, autocommit=True) as conn:
+        assert conn.execute("select count(*) from raw.residents").fetchone()[0] > 0
+        assert conn.execute("select count(*) from reference.indicator_targets").fetchone()[0]
+        assert conn.execute("select count(*) from ops.publications").fetchone()[0] >= 1
+        conn.execute("create table quality.scratch (x int)")
+        conn.execute("drop table quality.scratch")
+        for statement in (
+            "create table marts.scratch (x int)",
+            "create table raw.scratch (x int)",
+            "create table staging.scratch (x int)",
+            "insert into ops.publications (publication_id, data_cutoff_date, candidate_schema)"
+            " values ('x', current_date, 'x')",
+            "delete from raw.residents",
+            "create schema scratch",
+            "create temporary table scratch (x int)",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)

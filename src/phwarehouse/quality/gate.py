@@ -27,8 +27,8 @@ PROJECT_DIR = Path(__file__).resolve().parents[3] / "expectations"
 GX_URL_VARIABLE = "PHW_GX_WAREHOUSE_URL"
 CHECKPOINT = "quality_gate"
 
+# the schema `quality` is made by provisioning (owned by the quality role)
 DDL = f"""
-create schema if not exists quality;
 create table if not exists quality.gate_window (
     raw_since timestamptz not null,
     raw_until timestamptz not null,
@@ -248,6 +248,15 @@ def _add_samples(dsn: str, results: list[CheckResult]) -> None:
                 result.sample = [{"sample_error": str(exc)[:300]}]
                 continue
             result.sample = json.loads(json.dumps(rows, default=str, ensure_ascii=False))
+
+
+def record_publication(dsn: str, run_id: str, publication_id: str) -> None:
+    """Link the gate run to its publication: the next run's window starts after its load."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "update quality.gate_runs set publication_id = %s where run_id = %s",
+            (publication_id, run_id),
+        )
 
 
 def run_gate(dsn: str, cutoff: date | None = None, project_dir: Path = PROJECT_DIR) -> GateResult:

@@ -122,7 +122,8 @@ def render_files() -> dict[str, str]:
     files["gx/great_expectations.yml"] = HEADER + yaml.safe_dump(
         config, sort_keys=False, allow_unicode=True, width=100
     )
-    files["gx/.gitignore"] = "uncommitted/\n"
+    # results, Data Docs and the store ids GX writes when it first opens a store
+    files["gx/.gitignore"] = "uncommitted/\n.ge_store_backend_id\n"
     validation_ids = []
     for suite, (asset, _, _) in ASSETS.items():
         expectations = [

@@ -74,7 +74,6 @@ def publish(
     checks_run: int = 0,
     warnings: int = 0,
     note: str | None = None,
-    gate_run_id: str | None = None,
 ) -> Published:
     """Swap `marts_candidate` into `marts` atomically; returns the new publication."""
     publication_id = datetime.now(UTC).strftime("pub-%Y%m%dT%H%M%S%fZ")
@@ -95,12 +94,14 @@ def publish(
             " checks_run, warnings, status, note) values (%s, %s, %s, %s, %s, 'published', %s)",
             (publication_id, data_cutoff_date, CANDIDATE_SCHEMA, checks_run, warnings, note),
         )
-        if gate_run_id:
-            conn.execute(
-                "update quality.gate_runs set publication_id = %s where run_id = %s",
-                (publication_id, gate_run_id),
-            )
     return Published(publication_id, data_cutoff_date, note or "")
+
+
+def grant_candidate(dsn: str, roles: list[str]) -> None:
+    """Let the quality gate's role read `marts_candidate` (dbt created it without grants)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        if _schema_exists(conn, CANDIDATE_SCHEMA):
+            _grant_readers(conn, CANDIDATE_SCHEMA, roles)
 
 
 def rollback(dsn: str, readers: list[str], note: str = "rolled back by hand") -> str:

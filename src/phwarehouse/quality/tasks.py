@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import date
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from phwarehouse.pipeline import runtime
 from phwarehouse.quality import gate, publish
@@ -19,10 +20,21 @@ def readers() -> list[str]:
     return [os.environ.get("WAREHOUSE_BI_USER", "phw_bi_reader")]
 
 
+def quality_dsn() -> str:
+    """The quality role's connection; the transformer's on a worker started before that role
+    existed (restart Airflow to give it WAREHOUSE_QUALITY_USER / _PASSWORD)."""
+    if os.environ.get("WAREHOUSE_QUALITY_USER") and os.environ.get("WAREHOUSE_QUALITY_PASSWORD"):
+        return runtime.warehouse_dsn("quality")
+    print("WARNING: no WAREHOUSE_QUALITY_* on this worker: the checks run as the transformer")
+    return runtime.warehouse_dsn("transformer")
+
+
 def validate_candidate(cutoff: date | None = None) -> dict[str, object]:
     """Run the checks; fail (naming the failed checks and counts) when an error-level one fails."""
     project = Path(os.environ.get("PHW_GX_PROJECT_DIR") or gate.PROJECT_DIR)
-    result = gate.run_gate(runtime.warehouse_dsn("transformer"), cutoff, project)
+    dsn = quality_dsn()
+    publish.grant_candidate(runtime.warehouse_dsn("transformer"), [_user_of(dsn)])
+    result = gate.run_gate(dsn, cutoff, project)
     print(result.summary())
     print(f"GX Data Docs: {result.data_docs}")
     if not result.passed:
@@ -48,10 +60,14 @@ def publish_candidate(gate_result: dict[str, object]) -> str:
         checks_run=int(gate_result["checks_run"]),  # type: ignore[arg-type]
         warnings=int(gate_result["warnings"]),  # type: ignore[arg-type]
         note=f"quality gate run {gate_result['run_id']}",
-        gate_run_id=str(gate_result["run_id"]),
     )
+    gate.record_publication(quality_dsn(), str(gate_result["run_id"]), published.publication_id)
     print(f"published {published.publication_id} (data cut-off {published.data_cutoff_date})")
     return published.publication_id
+
+
+def _user_of(dsn: str) -> str:
+    return unquote(urlsplit(dsn).username or "")
 
 
 def change_publication(action: str) -> str:
