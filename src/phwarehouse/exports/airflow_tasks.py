@@ -3,7 +3,9 @@
 The period comes from the run's logical date in the district's time zone (Asia/Shanghai): a
 bulletin run on the 1st exports the month that just closed; an appraisal run in November exports
 that year. No Airflow import at module level: the functions take plain values and are tested
-without a scheduler.
+without a scheduler. The renderers (matplotlib, WeasyPrint, openpyxl) are imported by the task
+that uses them, not when the DAG file is parsed (a parse must stay well under Airflow's 30 s
+DagBag import timeout on a busy machine).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from phwarehouse.exports import content, data, jobs
+from phwarehouse.exports import content, data
 from phwarehouse.pipeline import alerts, runtime
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -57,16 +59,22 @@ def bulletin_covers(logical_date: datetime) -> tuple[bool, str]:
 
 
 def appraisal_covers(logical_date: datetime) -> tuple[bool, str]:
+    from phwarehouse.exports import jobs
+
     return publication_covers(jobs.appraisal_as_of(appraisal_year(logical_date)))
 
 
 def build_bulletin(logical_date: datetime, say=print) -> dict[str, Any]:
+    from phwarehouse.exports import jobs
+
     year, month = bulletin_period(logical_date)
     result = jobs.build_bulletin(_dsn(), _export_dir(), year, month, say)
     return {"folder": str(result.folder), "title": content.bulletin_title(year, month)}
 
 
 def build_appraisal(logical_date: datetime, say=print) -> dict[str, Any]:
+    from phwarehouse.exports import jobs
+
     year = appraisal_year(logical_date)
     result = jobs.build_appraisal(_dsn(), _export_dir(), year, jobs.appraisal_as_of(year), say)
     return {"folder": str(result.folder), "title": content.appraisal_title(year)}
@@ -74,7 +82,7 @@ def build_appraisal(logical_date: datetime, say=print) -> dict[str, Any]:
 
 def send(built: dict[str, Any], say=print) -> str:
     """E-mail the period's files once (when PHW_SMTP_HOST and PHW_EXPORT_TO are set)."""
-    from phwarehouse.exports import delivery, outbox
+    from phwarehouse.exports import delivery, jobs, outbox
 
     env = os.environ
     if not (env.get("PHW_SMTP_HOST") and delivery.recipients(env)):

@@ -50,6 +50,9 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__API__SECRET_KEY": settings.get("AIRFLOW_API_SECRET_KEY"),
         "AIRFLOW__API_AUTH__JWT_SECRET": settings.get("AIRFLOW_JWT_SECRET"),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        # parsing the transform DAG imports Cosmos and dbt: 5 s idle, near 20 s on a busy
+        # 2-core machine; the default 30 s timeout would drop the DAG now and then
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
         # every listener on loopback (the health check's default host is 0.0.0.0; the log
         # servers, which cannot be bound to one address, are not started: see services())
