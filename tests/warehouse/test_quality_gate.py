@@ -284,6 +284,13 @@ def test_bad_day_blocks_publication_and_the_next_good_day_publishes(
         assert conn.execute("select count(*) from marts.fct_indicator_values").fetchone()[0] > 0
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("select count(*) from marts_previous.fct_indicator_values")
+    with psycopg.connect(warehouse_settings.warehouse_url("transformer")) as conn:
+        conn.execute("create table marts.publication_probe as select 1 as n")  # e.g. a dbt run
+        conn.commit()
+    with psycopg.connect(bi_dsn) as conn:  # default privileges moved with the schema
+        assert conn.execute("select n from marts.publication_probe").fetchone() == (1,)
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute("drop table marts.publication_probe")
 
     # --- one-step rollback and re-publication ---------------------------------------------
     assert tasks.change_publication("rollback") == first
@@ -294,6 +301,57 @@ def test_bad_day_blocks_publication_and_the_next_good_day_publishes(
     assert _checksums(admin_dsn) == published_day_two
     with psycopg.connect(admin_dsn) as conn:
         assert publication.current_publication(conn).publication_id == second
+
+
+def test_a_day_without_an_entity_expected_daily_blocks(
+    day_one, warehouse_settings, admin_dsn
+) -> None:
+    """History: ten hypertension follow-ups a day over the 28 days before the day; the day's
+    load brings vaccinations only, updated over 19 hours (so about eight follow-ups were
+    expected). The candidate is a copy of the published marts."""
+    next_day = date.fromisoformat(AS_OF) + timedelta(days=1)
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        since = conn.execute(
+            "select max(raw_until) from quality.gate_runs where publication_id is not null"
+        ).fetchone()[0]
+        conn.execute(
+            "insert into raw.htn_followups (record_id, version, source_updated_at, payload,"
+            " batch_id, extracted_at, loaded_at)"
+            " select 'HTFVOL' || lpad(i::text, 9, '0'), 1,"
+            " %(day)s::timestamptz - (i / 10 + 1) * interval '1 day',"
+            " f.payload || jsonb_build_object('record_id', 'HTFVOL' || lpad(i::text, 9, '0')),"
+            " 'qg-history', %(since)s::timestamptz - interval '1 hour',"
+            " %(since)s::timestamptz - interval '1 hour'"
+            " from generate_series(0, 279) as i,"
+            " (select payload from raw.htn_followups where is_latest limit 1) as f",
+            {"day": f"{next_day}T10:00:00+00", "since": since},
+        )
+        conn.execute(
+            "insert into raw.vaccinations (record_id, version, source_updated_at, payload,"
+            " batch_id, extracted_at)"
+            " select 'VACVOL' || lpad(i::text, 9, '0'), 1,"
+            " %(day)s::timestamptz + i * interval '1 hour',"
+            " v.payload || jsonb_build_object('record_id', 'VACVOL' || lpad(i::text, 9, '0')),"
+            " 'qg-day3', now()"
+            " from generate_series(0, 19) as i,"
+            " (select payload from raw.vaccinations where is_latest and not is_deleted"
+            " and field_issues is null and payload ->> 'facility_code'"
+            " in (select record_id from raw.org_units) order by record_id limit 1) as v",
+            {"day": f"{next_day}T10:00:00+00"},
+        )
+    with psycopg.connect(warehouse_settings.warehouse_url("transformer"), autocommit=True) as conn:
+        conn.execute("drop schema if exists marts_candidate cascade")
+        conn.execute("create schema marts_candidate")
+        for (table,) in conn.execute(
+            "select tablename from pg_tables where schemaname = 'marts'"
+        ).fetchall():
+            conn.execute(f"create table marts_candidate.{table} as table marts.{table}")
+    with pytest.raises(tasks.QualityGateFailed) as failed:
+        tasks.validate_candidate(next_day)
+    message = str(failed.value)
+    assert "ERROR raw_entity_present (completeness)" in message, message
+    assert '"entity": "htn_followups"' in message, message
+    assert "ERROR marts_" not in message, message  # the candidate itself is fine
 
 
 def test_results_and_data_docs_are_kept(day_one, warehouse_settings, gx_project) -> None:

@@ -221,8 +221,9 @@ def raw_checks() -> list[Check]:
             f"{v['plausible_dbp_min']}–{v['plausible_dbp_max']} mmHg, SBP > DBP) per facility "
             "in the window's follow-ups, health exams and maternal visits. Fails for a facility "
             f"with at least {IMPLAUSIBLE_BP_MIN_ROWS} readings of which more than "
-            f"{IMPLAUSIBLE_BP_MAX_SHARE:.0%} are implausible (single slips are treated as "
-            "missing by the marts; a facility-wide share means a broken device or export).",
+            f"{IMPLAUSIBLE_BP_MAX_SHARE:.0%} (and at least {SHARE_MIN_VIOLATIONS}) are "
+            "implausible (single slips are treated as missing by the marts; a facility-wide "
+            "share means a broken device or export).",
             "select facility_code, count(*) as readings,"
             " count(*) filter (where not coalesce(plausible, false)) as implausible,"
             " round(count(*) filter (where not coalesce(plausible, false))::numeric"
@@ -231,9 +232,9 @@ def raw_checks() -> list[Check]:
             + "\n) as readings group by facility_code"
             f" having count(*) >= {IMPLAUSIBLE_BP_MIN_ROWS} and"
             " count(*) filter (where not coalesce(plausible, false))"
-            f" > {IMPLAUSIBLE_BP_MAX_SHARE} * count(*)",
+            f" > greatest({IMPLAUSIBLE_BP_MAX_SHARE} * count(*), {SHARE_MIN_VIOLATIONS} - 1)",
             threshold=f"share <= {IMPLAUSIBLE_BP_MAX_SHARE} (facilities with >= "
-            f"{IMPLAUSIBLE_BP_MIN_ROWS} readings)",
+            f"{IMPLAUSIBLE_BP_MIN_ROWS} readings, >= {SHARE_MIN_VIOLATIONS} implausible)",
         )
     )
 
@@ -301,8 +302,8 @@ def raw_checks() -> list[Check]:
             "error",
             "A load that brought new rows brings every entity the platform sends daily: an "
             f"entity whose last {HISTORY_DAYS} days give at least {VOLUME_MIN_EXPECTED} rows "
-            "for the window's days, and none in the window, fails (e.g. a day without "
-            "hypertension follow-ups).",
+            "for the window's days (the time its rows' updates span), and none in the window, "
+            "fails (e.g. a day without hypertension follow-ups).",
             volume + f" where expected >= {VOLUME_MIN_EXPECTED} and observed = 0"
             " and (select w.window_rows from {batch} as w) > 0",
             threshold=f"rows > 0 when expected >= {VOLUME_MIN_EXPECTED}",
@@ -317,7 +318,8 @@ def raw_checks() -> list[Check]:
             "warning",
             "Rows loaded per entity in the window within "
             f"{low}–{high} × the expected number (its daily mean over the {HISTORY_DAYS} days "
-            "before the window × the window's days), for entities expected at least "
+            "before the window × the time the window's updates span, in days), for entities "
+            "expected at least "
             f"{VOLUME_MIN_EXPECTED} times.",
             volume + f" where expected >= {VOLUME_MIN_EXPECTED}"
             f" and (observed < {low} * expected or observed > {high} * expected)"

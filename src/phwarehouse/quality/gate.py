@@ -29,12 +29,13 @@ CHECKPOINT = "quality_gate"
 
 # the schema `quality` is made by provisioning (owned by the quality role)
 DDL = f"""
-create table if not exists quality.gate_window (
+drop table if exists quality.gate_window;
+create table quality.gate_window (
     raw_since timestamptz not null,
     raw_until timestamptz not null,
     data_cutoff_date date not null,
     window_rows bigint not null,
-    window_days integer not null,
+    window_days numeric not null,
     history_start timestamptz,
     history_end timestamptz
 );
@@ -150,17 +151,19 @@ def _open_window(conn: psycopg.Connection, run_id: str, cutoff: date) -> None:
         " and loaded_at <= %(until)s"
         for name in schema.ENTITIES
     )
+    # the window's days: the time its rows' updates span (an hour at least), so that a re-run
+    # an hour after the last one is not expected to bring a whole day of every entity
     rows, days, first = conn.execute(
-        f"select count(*), count(distinct (source_updated_at at time zone 'Asia/Shanghai')::date),"
-        f" min(source_updated_at) from ({union}) as w",
+        "select count(*), greatest(extract(epoch from max(source_updated_at)"
+        " - min(source_updated_at)) / 86400, 1 / 24.0), min(source_updated_at)"
+        f" from ({union}) as w",
         {"since": since, "until": until},
     ).fetchone()
     history_end = first
-    conn.execute("delete from quality.gate_window")
     conn.execute(
         "insert into quality.gate_window values (%s, %s, %s, %s, %s,"
         f" %s::timestamptz - interval '{checks_mod.HISTORY_DAYS} days', %s)",
-        (since, until, cutoff, rows, max(days, 1), history_end, history_end),
+        (since, until, cutoff, rows, days, history_end, history_end),
     )
     conn.execute(
         "insert into quality.gate_runs (run_id, data_cutoff_date, raw_since, raw_until,"

@@ -39,24 +39,33 @@ def _schema_exists(conn: psycopg.Connection, name: str) -> bool:
     return bool(conn.execute("select 1 from pg_namespace where nspname = %s", (name,)).fetchone())
 
 
-def _grant_readers(conn: psycopg.Connection, schema: str, readers: list[str]) -> None:
+def _grant_readers(
+    conn: psycopg.Connection, schema: str, readers: list[str], default: bool = True
+) -> None:
+    """Usage and select on the schema's tables; with `default`, also on the tables this role
+    (the transformer) creates there later (default privileges belong to the schema and move
+    with a rename, like the grants)."""
+    s = sql.Identifier(schema)
     for role in readers:
         ident = sql.Identifier(role)
-        conn.execute(
-            sql.SQL("grant usage on schema {} to {}").format(sql.Identifier(schema), ident)
-        )
-        conn.execute(
-            sql.SQL("grant select on all tables in schema {} to {}").format(
-                sql.Identifier(schema), ident
+        conn.execute(sql.SQL("grant usage on schema {} to {}").format(s, ident))
+        conn.execute(sql.SQL("grant select on all tables in schema {} to {}").format(s, ident))
+        if default:
+            conn.execute(
+                sql.SQL(
+                    "alter default privileges in schema {} grant select on tables to {}"
+                ).format(s, ident)
             )
-        )
 
 
 def _revoke_readers(conn: psycopg.Connection, schema: str, readers: list[str]) -> None:
+    s = sql.Identifier(schema)
     for role in readers:
+        ident = sql.Identifier(role)
+        conn.execute(sql.SQL("revoke usage on schema {} from {}").format(s, ident))
         conn.execute(
-            sql.SQL("revoke usage on schema {} from {}").format(
-                sql.Identifier(schema), sql.Identifier(role)
+            sql.SQL("alter default privileges in schema {} revoke select on tables from {}").format(
+                s, ident
             )
         )
 
@@ -101,7 +110,7 @@ def grant_candidate(dsn: str, roles: list[str]) -> None:
     """Let the quality gate's role read `marts_candidate` (dbt created it without grants)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         if _schema_exists(conn, CANDIDATE_SCHEMA):
-            _grant_readers(conn, CANDIDATE_SCHEMA, roles)
+            _grant_readers(conn, CANDIDATE_SCHEMA, roles, default=False)
 
 
 def rollback(dsn: str, readers: list[str], note: str = "rolled back by hand") -> str:
