@@ -212,22 +212,10 @@ def _print_slowest(run_results: Path, top: int = 12) -> None:
         print(f"    {r['execution_time']:7.1f}s  {r['unique_id']}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--residents", type=int, default=600_000)
-    parser.add_argument(
-        "--data", type=Path, default=Path(tempfile.gettempdir()) / "phw_bench_district"
-    )
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--keep", action="store_true", help="keep the cluster and data")
-    parser.add_argument(
-        "--dbt", action="store_true", help="also time `dbt build` after each ingest"
-    )
-    args = parser.parse_args()
-
-    data: Path = args.data
+def ensure_profile(data: Path, residents: int) -> None:
+    """Generate the district profile into `data` unless it is there with this many residents."""
     manifest = data / "manifest.json"
-    if not manifest.exists() or json.loads(manifest.read_text()).get("residents") != args.residents:
+    if not manifest.exists() or json.loads(manifest.read_text()).get("residents") != residents:
         shutil.rmtree(data, ignore_errors=True)
         started = time.monotonic()
         subprocess.run(
@@ -239,7 +227,7 @@ def main() -> None:
                 "--seed",
                 "42",
                 "--residents",
-                str(args.residents),
+                str(residents),
                 "--as-of",
                 AS_OF,
                 "--out",
@@ -249,6 +237,29 @@ def main() -> None:
             stdout=subprocess.DEVNULL,
         )
         print(f"generated district profile in {time.monotonic() - started:.1f}s")
+
+
+def profile_parser(description: str | None) -> argparse.ArgumentParser:
+    """Options of the benchmarks that ingest the district profile into a throwaway cluster."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--residents", type=int, default=600_000)
+    parser.add_argument(
+        "--data", type=Path, default=Path(tempfile.gettempdir()) / "phw_bench_district"
+    )
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--keep", action="store_true", help="keep the cluster and data")
+    return parser
+
+
+def main() -> None:
+    parser = profile_parser(__doc__)
+    parser.add_argument(
+        "--dbt", action="store_true", help="also time `dbt build` after each ingest"
+    )
+    args = parser.parse_args()
+
+    data: Path = args.data
+    ensure_profile(data, args.residents)
 
     home = Path(tempfile.mkdtemp(prefix="phw-bench-"))
     home.chmod(0o755)
