@@ -54,10 +54,11 @@ def _ingest(loader_dsn: str, district: Path, as_of: str, batch: str) -> None:
 
 
 def _build(settings, target: Path, cutoff: str, *extra: str) -> None:
-    result = run_dbt(
+    result = run_dbt(  # seeds and models; dbt's data tests run in tests/dbt and tests/e2e
         "build",
         "--exclude",
         "resource_type:unit_test",
+        "resource_type:test",
         "--vars",
         f"{{marts_schema: marts_candidate, data_cutoff_date: '{cutoff}'}}",
         *extra,
