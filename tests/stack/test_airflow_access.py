@@ -5,6 +5,7 @@ after `make run`'s main job (tests/stack/conftest.py)."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import httpx
@@ -77,9 +78,14 @@ def test_wrong_passwords_are_throttled_on_the_form_and_the_token_endpoint(airflo
     at /auth/token, where a right password is refused too until the window ends."""
     url = airflow.airflow_url
     wrong = {"username": "admin", "password": "not-the-password"}
-    form = [
-        httpx.post(f"{url}/auth/login/", data=wrong, timeout=30).status_code for _ in range(7)
-    ]
+    with httpx.Client(base_url=url, timeout=30) as browser:  # the form as a browser posts it
+        page = browser.get("/auth/login/")
+        assert page.status_code == 200, page.status_code
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text)
+        assert token, "the login form carries no CSRF token"
+        posted = {**wrong, "csrf_token": token.group(1)}
+        form = [browser.post("/auth/login/", data=posted).status_code for _ in range(7)]
+    assert set(form) <= {302, 429}, form  # wrong passwords go back to the form, then 429
     assert 429 in form, form
     assert 429 not in form[:4], form  # the first tries are answered (the browser test used one)
 
