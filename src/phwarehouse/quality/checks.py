@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from phwarehouse.platform import schema
+from phwarehouse.platform import ids, schema
 
 CANDIDATE_SCHEMA = "marts_candidate"
 PUBLISHED_SCHEMA = "marts"
@@ -89,6 +89,20 @@ def _entities_with(*fields: str) -> list[str]:
         for name, entity in schema.ENTITIES.items()
         if set(fields) <= {f.name for f in entity.payload_fields()}
     ]
+
+
+def gb11643_valid_sql(expr: str) -> str:
+    """SQL that is true when `expr` is an 18-character GB 11643 ID number whose check
+    character is right (ISO 7064 MOD 11-2; the dbt macro `gb11643_check_digit_valid` is the
+    same rule), false otherwise, never null and never raising."""
+    v = f"upper(btrim({expr}))"
+    weighted = " + ".join(
+        f"(ascii(substr({v}, {i}, 1)) - 48) * {w}" for i, w in enumerate(ids.WEIGHTS.tolist(), 1)
+    )
+    return (
+        f"coalesce({v} ~ '^[0-9]{{17}}[0-9X]$'"
+        f" and substr('{ids.CHECK_CHARS}', mod({weighted}, 11) + 1, 1) = substr({v}, 18, 1), false)"
+    )
 
 
 def _window(entity: str, alias: str = "r") -> str:
@@ -238,21 +252,21 @@ def raw_checks() -> list[Check]:
         )
     )
 
+    invalid = "not " + gb11643_valid_sql("r.payload ->> 'id_number'")
     checks.append(
         Check(
             suite,
             "raw_invalid_id_share",
             "plausibility",
             "error",
-            "Share of the window's residents whose ID number is not 18 characters of GB 11643 "
-            f"form (17 digits and a digit or X). Fails above {INVALID_ID_MAX_SHARE:.0%}.",
-            "select count(*) filter (where upper(btrim(r.payload ->> 'id_number'))"
-            " !~ '^[0-9]{17}[0-9X]$') as invalid, count(*) as residents"
+            "Share of the window's residents whose ID number is not a valid GB 11643 number "
+            "(17 digits and a check character that matches ISO 7064 MOD 11-2). Fails above "
+            f"{INVALID_ID_MAX_SHARE:.0%}.",
+            f"select count(*) filter (where {invalid}) as invalid, count(*) as residents"
             f" from {{batch}} as w cross join {_window('residents')}"
             " and r.payload ->> 'id_number' is not null"
-            f" having count(*) filter (where upper(btrim(r.payload ->> 'id_number'))"
-            f" !~ '^[0-9]{{17}}[0-9X]$') > greatest({INVALID_ID_MAX_SHARE} * count(*),"
-            f" {SHARE_MIN_VIOLATIONS} - 1)",
+            f" having count(*) filter (where {invalid}) > greatest({INVALID_ID_MAX_SHARE}"
+            f" * count(*), {SHARE_MIN_VIOLATIONS} - 1)",
             threshold=f"share <= {INVALID_ID_MAX_SHARE} (or < {SHARE_MIN_VIOLATIONS} rows)",
         )
     )
