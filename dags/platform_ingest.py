@@ -2,7 +2,8 @@
 
 One mapped task per entity pulls changes after the stored watermark up to the end of the run's
 data interval (a backfill run, or the `since` param, re-pulls from an earlier point); every
-batch is audited in ops.load_audit and must reconcile. Produces the `raw_platform` asset.
+batch is audited in ops.load_audit and must reconcile. Produces the `raw_platform` asset (the
+transform's) and the `raw_<entity>` asset of each entity table it writes (every contracted one).
 """
 
 from datetime import datetime, timedelta
@@ -10,7 +11,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import Param, dag, get_current_context, task
 
 from phwarehouse.pipeline import ingest_tasks, notifier
-from phwarehouse.pipeline.assets import RAW_PLATFORM
+from phwarehouse.pipeline.assets import RAW_ENTITIES, RAW_PLATFORM
 
 
 @dag(
@@ -44,7 +45,7 @@ def platform_ingest():
     def ingest(entity: str) -> dict:
         return ingest_tasks.ingest_entity(entity, get_current_context())
 
-    @task(outlets=[RAW_PLATFORM])
+    @task(outlets=[RAW_PLATFORM, *RAW_ENTITIES.values()])
     def reconcile(results: list[dict]) -> dict:
         return ingest_tasks.summarise(list(results))
 

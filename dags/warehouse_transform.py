@@ -9,6 +9,12 @@ tests after all models. Write-audit-publish: dbt builds the marts into `marts_ca
 the candidate and fails, naming the failed checks, when an error-level one fails; only then
 `publish_marts` swaps the candidate into `marts` (the `marts` asset; the previous publication is
 kept for rollback: DAG `marts_publication`).
+
+Data cut-off (dbt var `data_cutoff_date`, recorded by the gate and the publication): the last day
+in Asia/Shanghai that had ended by the end of the run's data interval, or by its `run_after` when
+it has none (asset-triggered runs, manual runs without a logical date); see
+`phwarehouse.pipeline.data_cutoff`. Clearing an old run reproduces its cut-off; trigger with a
+logical date on day D+1 (Asia/Shanghai) to build as of day D.
 """
 
 from datetime import datetime, timedelta
@@ -16,7 +22,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import Param, dag, task
 from cosmos import DbtTaskGroup
 
-from phwarehouse.pipeline import dbt_config, notifier
+from phwarehouse.pipeline import data_cutoff, dbt_config, notifier
 from phwarehouse.pipeline.assets import MARTS, MARTS_CANDIDATE, RAW_PLATFORM, RAW_POPULATION
 from phwarehouse.quality import tasks
 
@@ -35,6 +41,7 @@ from phwarehouse.quality import tasks
             False, type="boolean", description="dbt --full-refresh: rebuild incremental models"
         )
     },
+    user_defined_macros=data_cutoff.MACROS,  # the run's cut-off, in dbt's vars and the gate's
     doc_md=__doc__,
 )
 def warehouse_transform():
@@ -49,14 +56,14 @@ def warehouse_transform():
     )
 
     @task(outlets=[MARTS_CANDIDATE])
-    def quality_gate() -> dict:
-        return tasks.validate_candidate()
+    def quality_gate(data_cutoff_date: str) -> dict:
+        return tasks.validate_candidate(data_cutoff_date)
 
     @task(outlets=[MARTS])
     def publish_marts(gate_result: dict) -> str:
         return tasks.publish_candidate(gate_result)
 
-    gate = quality_gate()
+    gate = quality_gate(data_cutoff.TEMPLATE)
     dbt >> gate
     publish_marts(gate)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
+from phwarehouse.pipeline import data_cutoff
 from phwarehouse.quality.checks import CANDIDATE_SCHEMA
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
@@ -57,14 +58,18 @@ def operator_args() -> dict[str, object]:
 
     `full_refresh` follows the run's `full_refresh` param: the incremental models are rebuilt
     from scratch (needed after a change of seeds, vars or org units). The marts are built into
-    `marts_candidate` (var `marts_schema`), never straight into the published `marts`.
+    `marts_candidate` (var `marts_schema`), never straight into the published `marts`. The var
+    `data_cutoff_date` is the run's cut-off (`data_cutoff`: the DAG needs its MACROS).
     """
     return {
         **CONSUMER_ARGS,
         "full_refresh": "{{ params.full_refresh }}",
-        # write-audit-publish: dbt writes the marts into the candidate schema; the quality gate
-        # validates it and publishes it into `marts` (phwarehouse.quality.publish)
-        "vars": {"marts_schema": CANDIDATE_SCHEMA},
+        "vars": {
+            # write-audit-publish: dbt writes the marts into the candidate schema; the quality
+            # gate validates it and publishes it into `marts` (phwarehouse.quality.publish)
+            "marts_schema": CANDIDATE_SCHEMA,
+            "data_cutoff_date": data_cutoff.TEMPLATE,
+        },
     }
 
 

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
+from phwarehouse.pipeline import data_cutoff
 from phwarehouse.platform import schema
 from phwarehouse.quality import checks as checks_mod
 
@@ -263,8 +264,9 @@ def record_publication(dsn: str, run_id: str, publication_id: str) -> None:
 
 
 def run_gate(dsn: str, cutoff: date | None = None, project_dir: Path = PROJECT_DIR) -> GateResult:
-    """Validate the window's raw load and `marts_candidate`; keep the results in `quality.*`."""
-    cutoff = cutoff or date.today()
+    """Validate the window's raw load and `marts_candidate`; keep the results in `quality.*`.
+    Without `cutoff`, the one a transform run started now would take (`data_cutoff`)."""
+    cutoff = cutoff or data_cutoff.for_instant(datetime.now(UTC))
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
     with psycopg.connect(dsn, autocommit=True) as conn:
         ensure_tables(conn)

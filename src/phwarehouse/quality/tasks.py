@@ -29,8 +29,13 @@ def quality_dsn() -> str:
     return runtime.warehouse_dsn("transformer")
 
 
-def validate_candidate(cutoff: date | None = None) -> dict[str, object]:
-    """Run the checks; fail (naming the failed checks and counts) when an error-level one fails."""
+def validate_candidate(cutoff: date | str | None = None) -> dict[str, object]:
+    """Run the checks; fail (naming the failed checks and counts) when an error-level one fails.
+
+    `cutoff`: the run's data cut-off, the one dbt built with (ISO string from the DAG's template,
+    `phwarehouse.pipeline.data_cutoff`); the publication records the same date."""
+    if isinstance(cutoff, str):
+        cutoff = date.fromisoformat(cutoff)
     project = Path(os.environ.get("PHW_GX_PROJECT_DIR") or gate.PROJECT_DIR)
     dsn = quality_dsn()
     publish.grant_candidate(runtime.warehouse_dsn("transformer"), [_user_of(dsn)])

@@ -238,10 +238,24 @@ def rebuild_person_keyed_models(settings: Settings, say: Callable[[str], None], 
                 f'trigger it again with {{"full_refresh": true}}'
             )
     elif how == "dbt":
+        import json
+        from datetime import UTC, datetime
+
+        from phwarehouse.pipeline import data_cutoff
         from phwarehouse.stack.manage import run_dbt
 
-        say("dbt build --full-refresh (person-keyed models and everything downstream)")
-        run_dbt(settings, "build", "--full-refresh", "--exclude", "resource_type:unit_test")
+        # the cut-off a transform run started now would take, not dbt's default (today)
+        cutoff = data_cutoff.for_instant(datetime.now(UTC)).isoformat()
+        say(f"dbt build --full-refresh, data cut-off {cutoff} (person-keyed models and downstream)")
+        run_dbt(
+            settings,
+            "build",
+            "--full-refresh",
+            "--exclude",
+            "resource_type:unit_test",
+            "--vars",
+            json.dumps({"data_cutoff_date": cutoff}),
+        )
     elif how != "none":
         raise ValueError(f"unknown rebuild mode {how!r}")
     say(f"person-keyed models rebuilt ({how})")
