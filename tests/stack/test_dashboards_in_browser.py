@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from phwarehouse.dashboards import access, bundle, catalog, importer
+from phwarehouse.quality import publication
 from phwarehouse.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.stack
@@ -206,6 +207,24 @@ def test_every_dashboard_renders_every_chart_without_error(superset, chromium) -
     logged_in.context.close()
 
 
+def test_overview_shows_the_cut_off_and_publication_of_the_run(superset, chromium) -> None:
+    """The header's stamp (dashboard_publication) is the current publication's: 数据截至 with
+    the run's cut-off, its publication id."""
+    with psycopg.connect(superset.pg.admin_url(superset.warehouse_db)) as conn:
+        current = publication.current_publication(conn)
+    assert current is not None
+    cutoff = current.data_cutoff_date.isoformat()
+    api = _api(superset, "admin")
+    chart_id = _chart_ids(api)[catalog.PUBLICATION_STAMP.key]
+    logged_in = _page(chromium, superset, "admin")
+    overview = next(d for d in catalog.dashboards() if d.slug == "overview")
+    page, _ = _open_dashboard(logged_in, superset, overview, "stamp")
+    assert "数据截至" in page.inner_text("body")
+    assert _table_column(page, chart_id, "数据截至") == {cutoff}
+    assert _table_column(page, chart_id, "发布编号") == {current.publication_id}
+    logged_in.context.close()
+
+
 def test_chart_data_api_returns_rows_for_every_chart(superset) -> None:
     """Each chart's saved query (what reports, cache warm-up and API users run)."""
     api = _api(superset, "admin")
@@ -238,6 +257,8 @@ def test_facility_user_sees_only_their_facility(superset, chromium) -> None:
     overview = next(d for d in catalog.dashboards() if d.slug == "overview")
     page, responses = _open_dashboard(logged_in, superset, overview, user.username)
     assert responses[ids["overview_table"]] == (200, 21)  # every non-annual indicator
+    # the publication stamp has no org columns: no RLS filter on it, the facility reads it
+    assert responses[ids[catalog.PUBLICATION_STAMP.key]] == (200, 1)
     assert _table_column(page, ids["overview_table"], "统计单位") == {name}
     logged_in.context.close()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import uuid
 from pathlib import Path
 
 import pytest
@@ -186,9 +187,55 @@ def test_rls_clauses_township_sees_its_facilities_facility_only_itself() -> None
     assert township.rls_role != facility.rls_role
 
 
-def test_rls_columns_exist_in_every_dataset() -> None:
-    for model in dashboard_models().values():
-        assert {"township_code", "facility_code", "org_level"} <= model.column_names, model.name
+RLS_COLUMNS = {"township_code", "facility_code", "org_level"}
+
+
+def test_rls_columns_exist_in_every_dataset_but_the_deliberately_exempt() -> None:
+    models = dashboard_models()
+    assert set(catalog.DATASETS) == set(models)
+    for dataset in catalog.DATASETS.values():
+        columns = models[dataset.model].column_names
+        if dataset.row_level_security:
+            assert columns >= RLS_COLUMNS, dataset.model
+        else:  # exempt only when it holds no org-unit data at all
+            assert not columns & (RLS_COLUMNS | {"org_unit_code", "township_name"}), dataset.model
+    exempt = {d.model for d in catalog.DATASETS.values() if not d.row_level_security}
+    assert exempt == {catalog.PUBLICATION}
+
+
+def test_superset_apply_puts_no_rls_filter_on_the_publication_stamp_only() -> None:
+    """The viewer role reads every dataset of the bundle (the stamp included); the RLS filters
+    go on all but the exempt one."""
+    from phwarehouse.dashboards import superset_apply
+
+    files = bundle.render()
+    assert f"datasets/warehouse/{catalog.PUBLICATION}.yaml" in files
+    assert superset_apply.rls_exempt(files) == {uuid.UUID(bundle.dataset_uuid(catalog.PUBLICATION))}
+
+
+def test_every_dashboard_shows_the_publication_stamp_in_its_header_row() -> None:
+    stamp = catalog.PUBLICATION_STAMP
+    labels = {c.name: c.label_zh for c in dashboard_models()[stamp.dataset].columns}
+    assert [labels[c] for c in stamp.columns] == ["数据截至", "发布编号", "发布时间"]
+    for name, text in bundle.render().items():
+        if not name.startswith("dashboards/"):
+            continue
+        config = yaml.safe_load(text)
+        position = config["position"]
+        chart = position[f"CHART-{stamp.key}"]
+        assert chart["meta"]["uuid"] == bundle.chart_uuid(stamp), name
+        assert chart["parents"][-1] == "ROW-intro", name  # beside the intro, at the top
+        assert position["GRID_ID"]["children"][0] == "ROW-intro", name
+        widths = [position[c]["meta"]["width"] for c in position["ROW-intro"]["children"]]
+        assert sum(widths) == 12, name
+        # no native filter applies to it (its dataset has none of their columns)
+        for native in config["metadata"]["native_filter_configuration"]:
+            assert chart["meta"]["chartId"] in native["scope"]["excluded"], (name, native["id"])
+    assert all(stamp in d.charts for d in catalog.dashboards())
+    # the dates are shown as dates, not Superset's smart_date ("Sun 22")
+    column_config = bundle.form_data(stamp)["column_config"]
+    assert column_config["data_cutoff_date"] == {"d3TimeFormat": "%Y-%m-%d"}
+    assert column_config["published_at"] == {"d3TimeFormat": "%Y-%m-%d %H:%M:%S"}
 
 
 @pytest.mark.parametrize(

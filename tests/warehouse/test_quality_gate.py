@@ -8,7 +8,9 @@ it was (checksums of every published table). A township missing from the officia
 fails `raw_population_complete` the same way. The platform then corrects the four readings and
 sends a record dated after the cut-off: the warning `raw_dates_after_cutoff` is reported but
 does not block, the gate passes and publishes; the BI role reads the new `marts`, not
-`marts_previous`; a rollback brings day 1's tables back, a re-publish day 2's.
+`marts_previous`; a rollback brings day 1's tables back, a re-publish day 2's. The dashboards'
+publication stamp (`dashboard_publication`) names the publication of the marts it is in, and
+moves with them.
 """
 
 from __future__ import annotations
@@ -119,6 +121,16 @@ def _correct(loader_dsn: str, records: list[raw_store.ValidRecord]) -> None:
         assert counts.loaded == 5
 
 
+def _stamp(dsn: str, schema: str = "marts") -> tuple:
+    """The publication stamp of a schema: (publication_id, data_cutoff_date)."""
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            f"select publication_id, data_cutoff_date from {schema}.dashboard_publication"
+        ).fetchall()
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
 def _checksums(dsn: str) -> dict[str, str]:
     with psycopg.connect(dsn) as conn:
         return publish.checksum(conn)
@@ -213,6 +225,7 @@ def test_bad_day_blocks_publication_and_the_next_good_day_publishes(
         assert publication.current_publication(conn).publication_id == first
     published_day_one = _checksums(admin_dsn)
     assert "fct_indicator_values" in published_day_one
+    assert _stamp(admin_dsn) == (first, date.fromisoformat(DAY_BEFORE))
 
     # --- a bad day: one service unit's follow-ups 40 % implausible -------------------------
     _ingest(loader_dsn, district, AS_OF, "day2")
@@ -232,6 +245,7 @@ def test_bad_day_blocks_publication_and_the_next_good_day_publishes(
     assert "0.15" in threshold
     assert results["marts_numerator_le_denominator"][2] is True
     assert _checksums(admin_dsn) == published_day_one  # marts untouched
+    assert _stamp(admin_dsn, "marts_candidate") == (None, date.fromisoformat(AS_OF))
     with psycopg.connect(admin_dsn) as conn:
         assert publication.current_publication(conn).publication_id == first
 
@@ -281,8 +295,21 @@ def test_bad_day_blocks_publication_and_the_next_good_day_publishes(
         assert _schema_names(conn) >= {"marts", "marts_previous"}
         assert "marts_candidate" not in _schema_names(conn)
     assert _checksums_of(admin_dsn, "marts_previous") == published_day_one
+    # the stamp was written into the candidate in the publishing transaction: same instant as
+    # ops.publications, as wall-clock time in Asia/Shanghai
+    assert _stamp(admin_dsn) == (second, date.fromisoformat(AS_OF))
+    assert _stamp(admin_dsn, "marts_previous") == (first, date.fromisoformat(DAY_BEFORE))
+    with psycopg.connect(admin_dsn) as conn:
+        stamped, recorded = conn.execute(
+            "select s.published_at, p.published_at at time zone 'Asia/Shanghai'"
+            " from marts.dashboard_publication as s join ops.publications as p using"
+            " (publication_id)"
+        ).fetchone()
+        assert stamped == recorded
     with psycopg.connect(bi_dsn) as conn:  # the BI role reads the new marts, not the previous
         assert conn.execute("select count(*) from marts.fct_indicator_values").fetchone()[0] > 0
+        stamp = conn.execute("select publication_id from marts.dashboard_publication")
+        assert stamp.fetchone() == (second,)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("select count(*) from marts_previous.fct_indicator_values")
     with psycopg.connect(warehouse_settings.warehouse_url("transformer")) as conn:
@@ -296,10 +323,12 @@ def test_bad_day_blocks_publication_and_the_next_good_day_publishes(
     # --- one-step rollback and re-publication ---------------------------------------------
     assert tasks.change_publication("rollback") == first
     assert _checksums(admin_dsn) == published_day_one
+    assert _stamp(admin_dsn) == (first, date.fromisoformat(DAY_BEFORE))  # its stamp came back
     with psycopg.connect(bi_dsn) as conn:
         assert conn.execute("select count(*) from marts.dim_period").fetchone()[0] > 0
     assert tasks.change_publication("republish") == second
     assert _checksums(admin_dsn) == published_day_two
+    assert _stamp(admin_dsn) == (second, date.fromisoformat(AS_OF))
     with psycopg.connect(admin_dsn) as conn:
         assert publication.current_publication(conn).publication_id == second
 

@@ -40,8 +40,15 @@ SUPERSET_TYPES = {
     "integer": "INTEGER",
     "bigint": "BIGINT",
     "date": "DATE",
+    "timestamp without time zone": "TIMESTAMP WITHOUT TIME ZONE",
     "boolean": "BOOLEAN",
 }
+# how a table chart shows a temporal column (Superset's default, smart_date, would show a
+# cut-off date as "Sun 22"); timestamps in the marts are wall-clock times in Asia/Shanghai
+TIME_FORMATS = {"date": "%Y-%m-%d", "timestamp without time zone": "%Y-%m-%d %H:%M:%S"}
+# dataset `extra` key marking a dataset without org-unit rows: superset_apply puts no
+# row-level-security filter on it (its clauses name columns it lacks)
+NO_RLS_KEY = "phw_row_level_security"
 _NAMESPACE = uuid.UUID("6f1c1c1e-3b7a-4c55-9f43-2a8e51a0e0b1")
 
 
@@ -99,7 +106,7 @@ def dataset_config(dataset: Dataset) -> dict[str, Any]:
         "template_params": None,
         "filter_select_enabled": True,
         "fetch_values_predicate": None,
-        "extra": None,
+        "extra": None if dataset.row_level_security else {NO_RLS_KEY: False},
         "normalize_columns": False,
         "always_filter_main_dttm": False,
         "uuid": dataset_uuid(dataset.model),
@@ -121,7 +128,7 @@ def dataset_config(dataset: Dataset) -> dict[str, Any]:
             {
                 "column_name": col.name,
                 "verbose_name": col.label_zh,
-                "is_dttm": col.data_type == "date",
+                "is_dttm": col.data_type in TIME_FORMATS,
                 "is_active": True,
                 "type": SUPERSET_TYPES[col.data_type],
                 "advanced_data_type": None,
@@ -224,7 +231,10 @@ def form_data(chart: Chart) -> dict[str, Any]:
             allow_render_html=False,
             table_timestamp_format="smart_date",
             conditional_formatting=list(options.get("conditional_formatting", ())),
-            column_config={m: {"d3NumberFormat": _format_of(chart, m)} for m in chart.metrics},
+            column_config={
+                **_time_formats(chart),
+                **{m: {"d3NumberFormat": _format_of(chart, m)} for m in chart.metrics},
+            },
         )
         if chart.order_by:
             term, ascending = chart.order_by[0]
@@ -310,6 +320,12 @@ def form_data(chart: Chart) -> dict[str, Any]:
     else:
         raise ValueError(f"chart {chart.key}: unsupported viz type {chart.viz}")
     return fd
+
+
+def _time_formats(chart: Chart) -> dict[str, dict[str, str]]:
+    model = dashboard_models()[chart.dataset]
+    formats = {c: TIME_FORMATS.get(model.column(c).data_type) for c in chart.columns}
+    return {c: {"d3TimeFormat": f} for c, f in formats.items() if f}
 
 
 def _format_of(chart: Chart, metric: str) -> str:
@@ -422,6 +438,22 @@ def _native_filter(dashboard: Dashboard, f: NativeFilter, ids: dict[str, int]) -
     }
 
 
+def _chart_position(chart: Chart, row_id: str, ids: dict[str, int]) -> dict[str, Any]:
+    return {
+        "type": "CHART",
+        "id": f"CHART-{chart.key}",
+        "children": [],
+        "parents": ["ROOT_ID", "GRID_ID", row_id],
+        "meta": {
+            "width": chart.width,
+            "height": chart.height,
+            "chartId": ids[chart.key],
+            "uuid": chart_uuid(chart),
+            "sliceName": chart.title,
+        },
+    }
+
+
 def _position(dashboard: Dashboard, ids: dict[str, int]) -> dict[str, Any]:
     position: dict[str, Any] = {
         "DASHBOARD_VERSION_KEY": "v2",
@@ -431,11 +463,14 @@ def _position(dashboard: Dashboard, ids: dict[str, int]) -> dict[str, Any]:
     }
     grid = position["GRID_ID"]["children"]
     intro_row, intro = "ROW-intro", "MARKDOWN-intro"
+    header_width = sum(c.width for c in dashboard.header)
+    if header_width > 8:
+        raise ValueError(f"{dashboard.slug}: the header leaves the intro under 4 columns")
     grid.append(intro_row)
     position[intro_row] = {
         "type": "ROW",
         "id": intro_row,
-        "children": [intro],
+        "children": [intro, *(f"CHART-{c.key}" for c in dashboard.header)],
         "parents": ["ROOT_ID", "GRID_ID"],
         "meta": {"background": "BACKGROUND_TRANSPARENT"},
     }
@@ -444,8 +479,14 @@ def _position(dashboard: Dashboard, ids: dict[str, int]) -> dict[str, Any]:
         "id": intro,
         "children": [],
         "parents": ["ROOT_ID", "GRID_ID", intro_row],
-        "meta": {"width": 12, "height": 12, "code": dashboard.intro},
+        "meta": {
+            "width": 12 - header_width,
+            "height": max([12, *(c.height for c in dashboard.header)]),
+            "code": dashboard.intro,
+        },
     }
+    for chart in dashboard.header:
+        position[f"CHART-{chart.key}"] = _chart_position(chart, intro_row, ids)
     for n, row in enumerate(dashboard.rows, start=1):
         if sum(c.width for c in row) > 12:
             raise ValueError(f"{dashboard.slug}: row {n} is wider than the 12-column grid")
@@ -459,19 +500,7 @@ def _position(dashboard: Dashboard, ids: dict[str, int]) -> dict[str, Any]:
             "meta": {"background": "BACKGROUND_TRANSPARENT"},
         }
         for chart in row:
-            position[f"CHART-{chart.key}"] = {
-                "type": "CHART",
-                "id": f"CHART-{chart.key}",
-                "children": [],
-                "parents": ["ROOT_ID", "GRID_ID", row_id],
-                "meta": {
-                    "width": chart.width,
-                    "height": chart.height,
-                    "chartId": ids[chart.key],
-                    "uuid": chart_uuid(chart),
-                    "sliceName": chart.title,
-                },
-            }
+            position[f"CHART-{chart.key}"] = _chart_position(chart, row_id, ids)
     return position
 
 

@@ -34,6 +34,9 @@ class Dataset:
     model: str  # dbt model in schema marts (a contracted table)
     main_dttm_col: str | None
     metrics: tuple[Metric, ...]
+    # False for a dataset without org-unit rows (the publication stamp): the RLS clauses name
+    # township / facility columns it lacks, so no RLS filter is put on it
+    row_level_security: bool = True
 
 
 INDICATORS = "dashboard_indicator_values"
@@ -42,6 +45,7 @@ NCD_BANDS = "dashboard_ncd_premature_bands"
 SERVICES = "dashboard_service_volume"
 REPORTING = "dashboard_reporting_completeness"
 DQ_ISSUES = "dashboard_data_quality_issues"
+PUBLICATION = "dashboard_publication"
 
 # Rates over several org units are pooled from numerators and denominators (spec §1: never
 # average rates); one row keeps its published value (life-table indicators cannot be pooled).
@@ -143,6 +147,7 @@ DATASETS: dict[str, Dataset] = {
                 Metric("issue_records_sum", "记录数", "SUM(records)", ",d"),
             ),
         ),
+        Dataset(PUBLICATION, None, (), row_level_security=False),
     )
 }
 
@@ -244,6 +249,21 @@ class NativeFilter:
     description: str = ""
 
 
+# The publication the dashboard shows (数据截至 / 发布编号 / 发布时间), beside the intro of every
+# dashboard: the stamp lives in the marts it describes, so a rollback brings its stamp back.
+PUBLICATION_STAMP = Chart(
+    "publication_stamp",
+    "数据版本",
+    "table",
+    PUBLICATION,
+    columns=("data_cutoff_date", "publication_id", "published_at"),
+    row_limit=1,
+    width=5,
+    height=16,
+    description="本看板数据的截至日期、发布编号与发布时间（北京时间）；回退发布时随数据一同回退。",
+)
+
+
 @dataclass(frozen=True)
 class Dashboard:
     slug: str
@@ -251,10 +271,11 @@ class Dashboard:
     intro: str  # markdown shown at the top
     filters: tuple[NativeFilter, ...]
     rows: tuple[tuple[Chart, ...], ...]
+    header: tuple[Chart, ...] = (PUBLICATION_STAMP,)  # beside the intro
 
     @property
     def charts(self) -> tuple[Chart, ...]:
-        return tuple(chart for row in self.rows for chart in row)
+        return tuple(chart for row in (self.header, *self.rows) for chart in row)
 
 
 MONTH_YTD = "月度（年初至今）"

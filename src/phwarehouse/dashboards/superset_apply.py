@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from phwarehouse.dashboards.access import VIEWER_ROLE, User, load_users
+from phwarehouse.dashboards.bundle import NO_RLS_KEY
 
 DATABASE_FILE = "databases/warehouse.yaml"
 RLS_PREFIX = "RLS "  # roles and filters this module owns (others are left alone)
@@ -101,6 +102,19 @@ def _bundle_datasets(contents: dict[str, str]) -> list[Any]:
     return db.session.query(SqlaTable).filter(SqlaTable.uuid.in_(uuids)).all()
 
 
+def rls_exempt(contents: dict[str, str]) -> set[uuid.UUID]:
+    """Datasets the bundle marks as holding no org-unit rows (`extra`: row-level security
+    false), e.g. the publication stamp: the RLS clauses name township / facility columns they
+    lack, so they get no filter and every viewer reads them whole."""
+    exempt = set()
+    for name, text in contents.items():
+        if name.startswith("datasets/"):
+            config = yaml.safe_load(text)
+            if (config.get("extra") or {}).get(NO_RLS_KEY) is False:
+                exempt.add(uuid.UUID(config["uuid"]))
+    return exempt
+
+
 def sync_viewer_role(datasets: list[Any]) -> Any:
     """The viewer role: Gamma's read permissions plus access to the dashboard datasets."""
     from superset import security_manager as sm
@@ -124,7 +138,8 @@ def sync_viewer_role(datasets: list[Any]) -> Any:
 
 def sync_row_level_security(users: tuple[User, ...], datasets: list[Any]) -> dict[str, Any]:
     """One role and one Regular RLS filter per township / facility of access.yml, on every
-    dashboard dataset. Filters and roles of org units no longer configured are removed."""
+    dashboard dataset with org-unit rows (`rls_exempt` ones left out). Filters and roles of org
+    units no longer configured are removed."""
     from superset import db
     from superset import security_manager as sm
     from superset.connectors.sqla.models import RowLevelSecurityFilter
@@ -223,7 +238,9 @@ def main(argv: list[str] | None = None) -> int:
         set_charts_in_scope(contents)
         datasets = _bundle_datasets(contents)
         viewer = sync_viewer_role(datasets)
-        rls_roles = sync_row_level_security(users, datasets)
+        exempt = rls_exempt(contents)
+        rls_datasets = [d for d in datasets if d.uuid not in exempt]
+        rls_roles = sync_row_level_security(users, rls_datasets)
         sync_users(users, viewer, rls_roles)
         print(json.dumps(counts(), sort_keys=True))
     return 0

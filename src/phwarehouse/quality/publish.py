@@ -5,6 +5,9 @@ Publication is one transaction: `marts_previous` (the publication before last) i
 read access to the new `marts` (privileges on a schema and its tables move with a rename; the
 candidate schema was created by dbt without them) and loses it on `marts_previous`, and a row
 of `ops.publications` records it. Readers see the old marts or the new ones, never a mix.
+Before the renames the candidate's stamp table (`dashboard_publication`, the dashboards'
+数据截至 / 发布编号 / 发布时间) gets the publication id and time: the stamp lives in the schema
+it describes, so it travels with its marts.
 Rollback swaps `marts` and `marts_previous` back and marks the current publication
 `rolled_back`; `republish` undoes a rollback the same way.
 """
@@ -22,6 +25,7 @@ from phwarehouse.quality import publication
 from phwarehouse.quality.checks import CANDIDATE_SCHEMA, PREVIOUS_SCHEMA, PUBLISHED_SCHEMA
 
 LOCK_KEY = 0x70687771  # advisory lock: one publication / rollback at a time
+STAMP_TABLE = "dashboard_publication"  # dbt model of marts/dashboards, one row
 
 
 class PublicationError(RuntimeError):
@@ -76,6 +80,23 @@ def _rename(conn: psycopg.Connection, old: str, new: str) -> None:
     )
 
 
+def _stamp(conn: psycopg.Connection, schema: str, publication_id: str) -> None:
+    """Write the publication into the schema's stamp table. `now()` is the transaction's start:
+    the instant `ops.publications.published_at` records, as wall-clock time in the table's
+    time zone."""
+    table = sql.Identifier(schema, STAMP_TABLE)
+    if conn.execute("select to_regclass(%s)", (f"{schema}.{STAMP_TABLE}",)).fetchone()[0] is None:
+        raise PublicationError(f"no {schema}.{STAMP_TABLE} to stamp (dbt built only some marts)")
+    stamped = conn.execute(
+        sql.SQL(
+            "update {} set publication_id = %s, published_at = now() at time zone time_zone"
+        ).format(table),
+        (publication_id,),
+    ).rowcount
+    if stamped != 1:
+        raise PublicationError(f"{schema}.{STAMP_TABLE} has {stamped} rows, not one")
+
+
 def publish(
     dsn: str,
     data_cutoff_date: date,
@@ -90,6 +111,7 @@ def publish(
         conn.execute("select pg_advisory_xact_lock(%s)", (LOCK_KEY,))
         if not _schema_exists(conn, CANDIDATE_SCHEMA):
             raise PublicationError(f"no {CANDIDATE_SCHEMA} schema to publish (dbt built none)")
+        _stamp(conn, CANDIDATE_SCHEMA, publication_id)
         _grant_readers(conn, CANDIDATE_SCHEMA, readers)
         conn.execute(
             sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(PREVIOUS_SCHEMA))
