@@ -3,19 +3,27 @@
 Generates (or reuses) the district profile — 600,000 residents, 3 years — serves it with the
 platform simulator as of two days before the as-of date, ingests every entity into a throwaway
 PostgreSQL cluster, then ingests the next two one-day increments. Prints wall times, records/s
-and peak memory of the ingest process and of the server. With --dbt it emulates daily
+and peak memory of the ingest process and of the server. The initial ingest is set against two
+anchors run in the same cluster on the same feed lines: one `COPY` stream of the lines into a
+temporary table with a single jsonb column, and a naive pandas `read_json` + `to_sql` loader
+(lines either anchor cannot load — malformed, NUL, lone surrogates, non-finite or over-long
+numbers — are left out of both and counted). With --dbt it emulates daily
 operation: the first two loads are dated back to their days (the incremental models look at
 when rows were loaded), a full `dbt build` runs after the second day, and the timed
 incremental `dbt build` after the third.
 
     .venvs/pipeline/bin/python benchmarks/bench_ingest.py [--residents 600000] [--dbt] [--keep]
+        [--no-anchors]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import math
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -29,6 +37,9 @@ from pathlib import Path
 from phwarehouse.ingestion.client import PlatformClient
 from phwarehouse.ingestion.contracts import ENTITIES
 from phwarehouse.ingestion.platform_ingest import ingest_entity
+from phwarehouse.ingestion.validation import storable
+from phwarehouse.platform.feed import FeedStore
+from phwarehouse.platform.server import cutoff_of
 from phwarehouse.settings import load_settings
 from phwarehouse.stack import manage, pgcluster
 from phwarehouse.stack.processes import free_port, http_ok, wait_for
@@ -111,6 +122,127 @@ def _feed_size(url: str, entity: str) -> int:
             body = client.get_json("/api/v1/entities")
         _SIZES.update({e["name"]: int(e["count"]) for e in body["entities"]})
     return _SIZES.get(entity, 0)
+
+
+#: JSON escapes that may decode to a NUL or a lone surrogate, which jsonb rejects
+_RISKY_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def _copy_text(line: bytes) -> str:
+    """A feed line as a field of COPY's text format."""
+    text = line.decode("utf-8")
+    for char, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\r", "\\r"), ("\n", "\\n")):
+        text = text.replace(char, escaped)
+    return text
+
+
+def _anchor_loadable(line: bytes) -> bool:
+    """Whether both anchors can load this feed line: a JSON object jsonb accepts whose
+    integers fit pandas' int64."""
+    text = line.decode("utf-8", "replace")
+    if not text.startswith("{") or _RISKY_ESCAPE.search(text):
+        return False
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        return False
+    return (
+        isinstance(obj, dict)
+        and storable(obj)
+        and all(abs(v) < 2**63 for v in obj.values() if isinstance(v, int))
+        and not any(isinstance(v, dict | list) for v in obj.values())
+    )
+
+
+def feed_lines(data: Path, as_of: str) -> tuple[dict[str, list[bytes]], int]:
+    """Per entity, the feed lines served as of `as_of` that the anchors can load; and how many
+    served lines were left out."""
+    store = FeedStore(data)
+    cutoff = cutoff_of(as_of)
+    lines: dict[str, list[bytes]] = {}
+    left_out = 0
+    try:
+        for entity, feed in store.feeds.items():
+            served = [x.rstrip(b"\r") for x in feed.read_lines(0, feed.position_after(cutoff))]
+            lines[entity] = [x for x in served if _anchor_loadable(x)]
+            left_out += len(served) - len(lines[entity])
+    finally:
+        store.close()
+    return lines, left_out
+
+
+def copy_anchor(admin_dsn: str, lines: dict[str, list[bytes]]) -> tuple[int, float]:
+    """One COPY stream of every line into a temporary table with one jsonb column."""
+    import psycopg
+
+    blocks = []
+    for entity_lines in lines.values():
+        for start in range(0, len(entity_lines), 5000):
+            part = entity_lines[start : start + 5000]
+            text = "\n".join(_copy_text(x) for x in part) + "\n"
+            blocks.append(text.encode("utf-8"))
+    rows = sum(len(x) for x in lines.values())
+    with psycopg.connect(admin_dsn) as conn:
+        conn.execute("create temp table anchor_copy (payload jsonb)")
+        conn.commit()
+        started = time.monotonic()
+        with conn.cursor().copy("copy anchor_copy (payload) from stdin") as copy:
+            for block in blocks:
+                copy.write(block)
+        conn.commit()
+        elapsed = time.monotonic() - started
+        copied = conn.execute("select count(*) from anchor_copy").fetchone()[0]
+    assert copied == rows, (copied, rows)
+    return rows, elapsed
+
+
+def pandas_anchor(engine_url: str, lines: dict[str, list[bytes]]) -> tuple[int, float]:
+    """A naive loader: pandas read_json of each entity's lines, then to_sql, as is."""
+    import pandas as pd
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(engine_url)
+    rows = 0
+    started = time.monotonic()
+    try:
+        for entity, entity_lines in lines.items():
+            if not entity_lines:
+                continue
+            frame = pd.read_json(io.BytesIO(b"\n".join(entity_lines)), lines=True)
+            frame.to_sql(f"anchor_pandas_{entity}", engine, if_exists="replace", index=False)
+            rows += len(frame)
+        elapsed = time.monotonic() - started
+        with engine.begin() as conn:
+            for entity in lines:
+                conn.exec_driver_sql(f"drop table if exists anchor_pandas_{entity}")
+    finally:
+        engine.dispose()
+    return rows, elapsed
+
+
+def run_anchors(settings, data: Path, as_of: str, ingest_rate: float) -> None:
+    """Time both anchors on the lines of the initial ingest and print the ratios."""
+    lines, left_out = feed_lines(data, as_of)
+    admin = settings.pg.admin_url(settings.warehouse_db)
+    copied, copy_s = copy_anchor(admin, lines)
+    pg = settings.pg
+    engine_url = pg.url(
+        pg.admin_user, pg.admin_password, settings.warehouse_db, "postgresql+psycopg"
+    )
+    loaded, pandas_s = pandas_anchor(engine_url, lines)
+    copy_rate, pandas_rate = copied / copy_s, loaded / pandas_s
+    print(
+        f"anchors on the same {copied:,} lines ({left_out:,} served lines they cannot load "
+        f"left out):\n"
+        f"  COPY into one jsonb column, one stream: {copy_s:.1f}s = {copy_rate:,.0f} records/s\n"
+        f"  pandas read_json + to_sql: {pandas_s:.1f}s = {pandas_rate:,.0f} records/s\n"
+        f"  ingest / COPY = {_ratio(ingest_rate, copy_rate)}; "
+        f"ingest / pandas = {_ratio(ingest_rate, pandas_rate)}"
+    )
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}" if b and math.isfinite(b) else "n/a"
 
 
 def _population_drop(settings, data: Path, dsn: str) -> None:
@@ -256,6 +388,9 @@ def main() -> None:
     parser.add_argument(
         "--dbt", action="store_true", help="also time `dbt build` after each ingest"
     )
+    parser.add_argument(
+        "--no-anchors", action="store_true", help="skip the COPY and pandas anchors"
+    )
     args = parser.parse_args()
 
     data: Path = args.data
@@ -293,6 +428,7 @@ def main() -> None:
             f"duplicates {totals['duplicates']:,})"
         )
         print(f"  peak RSS: ingest process {peak:.0f} MiB, platform server {server_peak:.0f} MiB")
+        ingest_rate = totals["received"] / elapsed
         _age_loads(settings, "initial", days=2)
         _one_day(settings, data, port, url, day_before, "day1", args.workers)
         _age_loads(settings, "day1", days=1)
@@ -303,6 +439,8 @@ def main() -> None:
         _one_day(settings, data, port, url, AS_OF, "day2", args.workers)
         if args.dbt:
             _time_dbt(settings, f"incremental dbt build after the one-day ingest of {AS_OF}", AS_OF)
+        if not args.no_anchors:  # last: the anchors' memory would show in the later peaks
+            run_anchors(settings, data, two_days_before, ingest_rate)
     finally:
         if not args.keep:
             manage.down(settings)

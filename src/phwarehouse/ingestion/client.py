@@ -12,11 +12,14 @@ import json
 import logging
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import msgspec
+
+from phwarehouse.ingestion.validation import DecodedText, decode_record
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +30,42 @@ class PlatformError(RuntimeError):
 
 @dataclass
 class Page:
-    """One page of the change feed: raw record texts (re-serialised) and the next cursor."""
+    """One page of the change feed: the parsed records, the text each was received as (None
+    where msgspec refused it, all None when it refused the page) and the next cursor."""
 
     records: list[Any]
     next_cursor: str | None
     as_of: str | None
+    texts: list[str | None] | None = None
+
+
+class _PageShape(msgspec.Struct):
+    """A change-feed page with its records left undecoded."""
+
+    data: list[msgspec.Raw]
+    next_cursor: str | None = None
+    as_of: str | None = None
+
+
+_PAGE_DECODER = msgspec.json.Decoder(_PageShape)
+
+
+def split_page(body: bytes) -> tuple[Any, list[DecodedText | None] | None]:
+    """Parse a page body once, keeping the text each record was received as.
+
+    A body msgspec cannot take as a page (not an object, `data` no list, a NaN literal) is
+    parsed whole by `json`, without texts. ValueError: the body is no JSON (truncated)."""
+    try:
+        shape = _PAGE_DECODER.decode(body)
+    except msgspec.MsgspecError:
+        return json.loads(body), None
+    records: list[Any] = []
+    texts: list[DecodedText | None] = []
+    for raw in shape.data:
+        record, text = decode_record(bytes(raw))
+        records.append(record)
+        texts.append(text)
+    return {"data": records, "next_cursor": shape.next_cursor, "as_of": shape.as_of}, texts
 
 
 @dataclass
@@ -80,8 +114,14 @@ class PlatformClient:
                 delay = max(delay, float(retry_after))
         time.sleep(delay)
 
-    def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        """GET with retries on 429, 5xx, transport errors, time-outs and unparseable bodies."""
+    def get_json(
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        parse: Callable[[bytes], Any] = json.loads,
+    ) -> Any:
+        """GET with retries on 429, 5xx, transport errors, time-outs and bodies that `parse`
+        rejects (ValueError, RecursionError)."""
         assert self._http is not None
         last_error = ""
         for attempt in range(self.max_attempts):
@@ -115,8 +155,8 @@ class PlatformClient:
             if resp.status_code >= 400:
                 raise PlatformError(f"{resp.status_code} for {path}: {resp.text[:300]}")
             try:
-                return resp.json()
-            except (json.JSONDecodeError, ValueError):
+                return parse(resp.content)
+            except (ValueError, RecursionError):
                 self.stats.fault("truncated")
                 last_error = f"unparseable body ({len(resp.content)} bytes)"
                 self._sleep(attempt)
@@ -137,10 +177,10 @@ class PlatformClient:
                 params["updated_since"] = updated_since
             if cursor:
                 params["cursor"] = cursor
-            body = self.get_json(f"/api/v1/records/{entity}", params)
+            body, texts = self.get_json(f"/api/v1/records/{entity}", params, split_page)
             if not isinstance(body, dict) or not isinstance(body.get("data"), list):
                 raise PlatformError(f"unexpected page shape for {entity}: {str(body)[:200]}")
-            page = Page(body["data"], body.get("next_cursor"), body.get("as_of"))
+            page = Page(body["data"], body.get("next_cursor"), body.get("as_of"), texts)
             yield page
             if not page.next_cursor:
                 return

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import repeat
 
 import psycopg
 
@@ -138,8 +139,9 @@ def _chunks(
     valid: list[ValidRecord] = []
     rejected: list[RejectedRecord] = []
     for page in client.pages(entity, since.isoformat() if since else None):
-        for obj in page.records:
-            result = validate(contract, obj)
+        texts = page.texts if page.texts is not None else repeat(None)
+        for obj, text in zip(page.records, texts, strict=False):
+            result = validate(contract, obj, text)
             if isinstance(result, ValidRecord):
                 if result.updated_at > until:
                     yield valid, rejected

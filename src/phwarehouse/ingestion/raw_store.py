@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
@@ -171,6 +171,14 @@ class ValidRecord:
     deleted: bool
     payload: dict
     field_issues: tuple[FieldIssue, ...] = ()
+    #: `payload` as received, when it can go to a jsonb COPY unchanged (see validation.py)
+    payload_text: str | None = field(default=None, compare=False, repr=False)
+
+    def payload_json(self) -> str:
+        """The payload as JSON text: the received text when kept, else serialised."""
+        if self.payload_text is not None:
+            return self.payload_text
+        return json.dumps(self.payload, ensure_ascii=False)
 
     def field_issues_json(self) -> str | None:
         if not self.field_issues:
@@ -224,9 +232,214 @@ def load_records(
     rejected: Iterable[RejectedRecord],
     source: str = "api",
 ) -> LoadCounts:
-    """COPY one chunk into raw.<entity> and raw.quarantine; caller owns the transaction."""
+    """Merge one chunk into raw.<entity> and raw.quarantine; caller owns the transaction.
+
+    Versions not stored yet are COPYed straight into raw.<entity> with their flags computed
+    here; only versions already stored (replays, conflicts) pass through a staging table, and
+    only records that gained a version beside stored ones have their flags recomputed in SQL.
+    """
     table = sql.Identifier("raw", table_name(entity))
     counts = LoadCounts()
+    conflicting = _merge_valid(conn, table, list(valid), batch_id, extracted_at, counts)
+    for record_id, payload in conflicting:
+        quarantined = _quarantine(
+            conn, entity, source, batch_id, "conflicting_version", payload, record_id
+        )
+        counts.conflicts += quarantined
+        counts.duplicates += not quarantined
+    for rej in rejected:
+        counts.received += 1
+        if _quarantine(conn, entity, source, batch_id, rej.reason, rej.payload_text, rej.record_id):
+            counts.quarantined += 1
+        else:
+            counts.duplicates += 1
+    return counts
+
+
+def _merge_valid(
+    conn: psycopg.Connection,
+    table: sql.Identifier,
+    valid: list[ValidRecord],
+    batch_id: str,
+    extracted_at: datetime,
+    counts: LoadCounts,
+) -> list[tuple[str, str]]:
+    """Store the chunk's new versions and count the rest; returns the conflicting versions
+    as (record_id, payload text)."""
+    counts.received += len(valid)
+    counts.deletions += sum(r.deleted for r in valid)
+    firsts: dict[tuple[str, int], ValidRecord] = {}
+    repeats: list[ValidRecord] = []
+    for rec in valid:
+        key = (rec.record_id, rec.version)
+        if key in firsts:
+            repeats.append(rec)
+        else:
+            firsts[key] = rec
+    if not firsts:
+        return []
+    stored = _stored_versions(conn, table, list({record_id for record_id, _ in firsts}))
+
+    def is_stored(rec: ValidRecord) -> bool:
+        return rec.version in stored.get(rec.record_id, ())
+
+    fresh = [r for r in firsts.values() if not is_stored(r)]
+    known = [r for r in (*firsts.values(), *repeats) if is_stored(r)]
+    conflicting: list[tuple[str, str]] = []
+    for rec in repeats:
+        if not is_stored(rec):
+            _classify_repeat(firsts[(rec.record_id, rec.version)], rec, counts, conflicting)
+    if _copy_fresh(conn, table, fresh, stored, batch_id, extracted_at):
+        counts.loaded += len(fresh)
+    else:
+        known += fresh  # a concurrent load stored some of them meanwhile
+    if known:
+        conflicting += _merge_staged(conn, table, known, batch_id, extracted_at, counts)
+    return conflicting
+
+
+def _classify_repeat(
+    first: ValidRecord, rec: ValidRecord, counts: LoadCounts, conflicting: list[tuple[str, str]]
+) -> None:
+    """A version repeated within the chunk: a duplicate of the first, or a conflict."""
+    if same_content(first.payload, rec.payload):
+        counts.duplicates += 1
+    else:
+        conflicting.append((rec.record_id, _sorted_json(rec.payload)))
+
+
+def _sorted_json(payload: dict) -> str:
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True)
+
+
+def _stored_versions(
+    conn: psycopg.Connection, table: sql.Identifier, record_ids: list[str]
+) -> dict[str, set[int]]:
+    """The stored versions of these records: one scan of the primary key for them all, with
+    or without the table's statistics (measured: 1.2 us per absent record, 3.7 per present)."""
+    stored: dict[str, set[int]] = {}
+    rows = conn.execute(
+        sql.SQL("select record_id, version from {t} where record_id = " + _IDS).format(t=table),
+        {"ids": json.dumps(record_ids, ensure_ascii=False)},  # C-fast, unlike a list parameter
+    )
+    for record_id, version in rows:
+        stored.setdefault(record_id, set()).add(version)
+    return stored
+
+
+def copy_escape(text: str) -> str:
+    """`text` as a field of COPY's text format (four `in` scans beat one regex class here)."""
+    if "\\" in text or "\n" in text or "\r" in text or "\t" in text:
+        text = text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+        text = text.replace("\t", "\\t")
+    return text
+
+
+#: COPY's text-format NULL
+COPY_NULL = "\\N"
+
+
+def _copy_fields(rec: ValidRecord) -> tuple[str, str, str, str, str]:
+    """record_id, version, updated_at, payload and field_issues as COPY text fields."""
+    issues = rec.field_issues_json()
+    return (
+        copy_escape(rec.record_id),
+        str(rec.version),
+        rec.updated_at.isoformat(),
+        copy_escape(rec.payload_json()),
+        copy_escape(issues) if issues else COPY_NULL,
+    )
+
+
+def _flag(value: bool) -> str:
+    return "t" if value else "f"
+
+
+def _write_blocks(copy: psycopg.Copy, lines: Iterator[str], block: int = 2000) -> None:
+    """Send COPY lines in blocks of `block` rows."""
+    buffer: list[str] = []
+    for line in lines:
+        buffer.append(line)
+        if len(buffer) >= block:
+            copy.write("".join(buffer))
+            buffer.clear()
+    if buffer:
+        copy.write("".join(buffer))
+
+
+def _fresh_flags(
+    fresh: list[ValidRecord],
+) -> Iterator[tuple[ValidRecord, bool, bool]]:
+    """Each new version with is_latest / is_deleted among the chunk's versions of its record."""
+    newest: dict[str, ValidRecord] = {}
+    for rec in fresh:
+        top = newest.get(rec.record_id)
+        if top is None or rec.version > top.version:
+            newest[rec.record_id] = rec
+    for rec in fresh:
+        top = newest[rec.record_id]
+        yield rec, top is rec, rec.deleted or top.deleted
+
+
+def _fresh_lines(fresh: list[ValidRecord], tail: str) -> Iterator[str]:
+    """COPY lines of new versions for raw.<entity>; `tail` holds batch_id and extracted_at."""
+    for rec, latest, deleted in _fresh_flags(fresh):
+        issues = rec.field_issues_json()
+        yield (
+            f"{copy_escape(rec.record_id)}\t{rec.version}\t{rec.updated_at.isoformat()}"
+            f"\t{_flag(deleted)}\t{_flag(latest)}\t{copy_escape(rec.payload_json())}"
+            f"\t{copy_escape(issues) if issues else COPY_NULL}\t{tail}\n"
+        )
+
+
+def _staged_lines(rows: list[ValidRecord]) -> Iterator[str]:
+    """COPY lines for the staging table, numbered in the order received."""
+    for seq, rec in enumerate(rows):
+        record_id, version, updated_at, payload, issues = _copy_fields(rec)
+        yield (
+            f"{seq}\t{record_id}\t{version}\t{updated_at}\t{_flag(rec.deleted)}"
+            f"\t{payload}\t{issues}\n"
+        )
+
+
+def _copy_fresh(
+    conn: psycopg.Connection,
+    table: sql.Identifier,
+    fresh: list[ValidRecord],
+    stored: dict[str, set[int]],
+    batch_id: str,
+    extracted_at: datetime,
+) -> bool:
+    """COPY versions not stored yet into raw.<entity>; False (nothing written) when one was
+    stored meanwhile by a concurrent load."""
+    if not fresh:
+        return True
+    tail = f"{copy_escape(batch_id)}\t{extracted_at.isoformat()}"
+    statement = sql.SQL(
+        "copy {t} (record_id, version, source_updated_at, is_deleted, is_latest, payload,"
+        " field_issues, batch_id, extracted_at) from stdin"
+    ).format(t=table)
+    try:
+        with conn.transaction(), conn.cursor().copy(statement) as copy:
+            _write_blocks(copy, _fresh_lines(fresh, tail))
+    except psycopg.errors.UniqueViolation:
+        return False
+    beside_stored = sorted({r.record_id for r in fresh if r.record_id in stored})
+    if beside_stored:
+        _refresh_latest_flags(conn, table, beside_stored)
+    return True
+
+
+def _merge_staged(
+    conn: psycopg.Connection,
+    table: sql.Identifier,
+    rows: list[ValidRecord],
+    batch_id: str,
+    extracted_at: datetime,
+    counts: LoadCounts,
+) -> list[tuple[str, str]]:
+    """Merge versions that may be stored already through a staging table: the first content
+    received is kept. Counts loaded and duplicates; returns the conflicting versions."""
     conn.execute(
         "create temp table if not exists _incoming ("
         " seq bigint, record_id text, version integer, source_updated_at timestamptz,"
@@ -237,61 +450,34 @@ def load_records(
         "copy _incoming (seq, record_id, version, source_updated_at, is_deleted, payload,"
         " field_issues) from stdin"
     ) as copy:
-        for seq, rec in enumerate(valid):
-            counts.received += 1
-            counts.deletions += rec.deleted
-            copy.write_row(
-                (
-                    seq,
-                    rec.record_id,
-                    rec.version,
-                    rec.updated_at,
-                    rec.deleted,
-                    json.dumps(rec.payload, ensure_ascii=False),
-                    rec.field_issues_json(),
-                )
-            )
-    if counts.received:
-        # the first content received for a (record_id, version) is the one kept
-        inserted = conn.execute(
+        _write_blocks(copy, _staged_lines(rows))
+    inserted = conn.execute(
+        sql.SQL(
+            "insert into {t} (record_id, version, source_updated_at, is_deleted, payload,"
+            " field_issues, batch_id, extracted_at)"
+            " select record_id, version, source_updated_at, is_deleted, payload, field_issues,"
+            "  %s, %s from _incoming order by seq"
+            " on conflict (record_id, version) do nothing"
+        ).format(t=table),
+        (batch_id, extracted_at),
+    ).rowcount
+    inserted = max(inserted, 0)
+    counts.loaded += inserted
+    conflicting = [
+        (record_id, _sorted_json(received))
+        for record_id, received, stored in conn.execute(
             sql.SQL(
-                "insert into {t} (record_id, version, source_updated_at, is_deleted, payload,"
-                " field_issues, batch_id, extracted_at)"
-                " select distinct on (record_id, version) record_id, version, source_updated_at,"
-                "  is_deleted, payload, field_issues, %s, %s from _incoming"
-                " order by record_id, version, seq"
-                " on conflict (record_id, version) do nothing"
-            ).format(t=table),
-            (batch_id, extracted_at),
-        ).rowcount
-        counts.loaded = max(inserted, 0)
-        conflicting = [
-            (record_id, json.dumps(received, ensure_ascii=False, sort_keys=True))
-            for record_id, received, stored in conn.execute(
-                sql.SQL(
-                    "select i.record_id, i.payload, r.payload from _incoming as i"
-                    " inner join {t} as r using (record_id, version)"
-                    " where r.payload <> i.payload order by i.seq"
-                ).format(t=table)
-            )
-            if not same_content(received, stored)
-        ]
-        counts.duplicates = counts.received - counts.loaded - len(conflicting)
-        _refresh_latest_flags(conn, table)
-        for record_id, payload in conflicting:
-            quarantined = _quarantine(
-                conn, entity, source, batch_id, "conflicting_version", payload, record_id
-            )
-            counts.conflicts += quarantined
-            counts.duplicates += not quarantined
-
-    for rej in rejected:
-        counts.received += 1
-        if _quarantine(conn, entity, source, batch_id, rej.reason, rej.payload_text, rej.record_id):
-            counts.quarantined += 1
-        else:
-            counts.duplicates += 1
-    return counts
+                "select i.record_id, i.payload, r.payload from _incoming as i"
+                " inner join {t} as r using (record_id, version)"
+                " where r.payload <> i.payload order by i.seq"
+            ).format(t=table)
+        )
+        if not same_content(received, stored)
+    ]
+    counts.duplicates += len(rows) - inserted - len(conflicting)
+    if inserted:
+        _refresh_latest_flags(conn, table, sorted({r.record_id for r in rows}))
+    return conflicting
 
 
 def same_content(a: dict, b: dict) -> bool:
@@ -328,22 +514,32 @@ def _quarantine(
     return bool(added)
 
 
-def _refresh_latest_flags(conn: psycopg.Connection, table: sql.Composed) -> None:
-    """Recompute is_latest / is_deleted for the records of this chunk only."""
+#: `record_id = any(...)` over a JSON array of ids: an index scan of raw.<entity> whatever
+#: its statistics say (a join with an unanalysed table was planned as a scan of all of it)
+_IDS = "any(array(select jsonb_array_elements_text(%(ids)s::jsonb)))"
+
+
+def _refresh_latest_flags(
+    conn: psycopg.Connection, table: sql.Identifier, record_ids: list[str]
+) -> None:
+    """Recompute is_latest / is_deleted for every version of these records."""
     conn.execute(
         sql.SQL(
-            "with ids as (select distinct record_id from _incoming),"
+            "with versions as ("
+            "  select record_id, version,"
+            "   coalesce(payload -> 'deleted' = 'true'::jsonb, false) as deleted"
+            "  from {t} where record_id = " + _IDS + "),"
             " newest as ("
-            "  select distinct on (r.record_id) r.record_id, r.version,"
-            "   coalesce(r.payload -> 'deleted' = 'true'::jsonb, false) as deleted"
-            "  from {t} r join ids using (record_id)"
-            "  order by r.record_id, r.version desc),"
+            "  select distinct on (record_id) record_id, version, deleted from versions"
+            "  order by record_id, version desc),"
             " wanted as ("
-            "  select r.record_id, r.version, r.version = n.version as latest,"
-            "   coalesce(r.payload -> 'deleted' = 'true'::jsonb, false) or n.deleted as deleted"
-            "  from {t} r join newest n using (record_id))"
-            " update {t} r set is_latest = w.latest, is_deleted = w.deleted"
-            " from wanted w where r.record_id = w.record_id and r.version = w.version"
+            "  select v.record_id, v.version, v.version = n.version as latest,"
+            "   v.deleted or n.deleted as deleted"
+            "  from versions v join newest n using (record_id))"
+            " update {t} r set is_latest = w.latest, is_deleted = w.deleted from wanted w"
+            " where r.record_id = " + _IDS + " and r.record_id = w.record_id"
+            "  and r.version = w.version"
             "  and (r.is_latest <> w.latest or r.is_deleted <> w.deleted)"
-        ).format(t=table)
+        ).format(t=table),
+        {"ids": json.dumps(record_ids, ensure_ascii=False)},
     )

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import UTC, date, datetime
 from typing import Any
+
+import msgspec
 
 from phwarehouse.ingestion.contracts import EntityContract
 from phwarehouse.ingestion.raw_store import FieldIssue, RejectedRecord, ValidRecord
@@ -43,6 +46,25 @@ REASONS = (
     "invalid_event_date",
 )
 FIELD_ISSUE_REASONS = ("wrong_type", "out_of_range", "unstorable_value")
+#: the only JSON spellings that decode to a NUL or a lone surrogate (valid pairs match too)
+_RISKY_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+_STRICT_DECODER = msgspec.json.Decoder()
+
+
+class DecodedText(str):
+    """A record's JSON text as received, that `decode_record` decoded strictly: valid UTF-8,
+    no NaN or Infinity, no number beyond a float's range."""
+
+
+def decode_record(text: str | bytes) -> tuple[Any, DecodedText | None]:
+    """Parse one record's JSON text, with the text when it was decoded strictly (msgspec);
+    what msgspec refuses (NaN, 1e400, a lone surrogate, invalid UTF-8) is parsed by `json`, as
+    before, without a text. ValueError or RecursionError: the text is no JSON."""
+    try:
+        obj = _STRICT_DECODER.decode(text)
+    except (msgspec.DecodeError, UnicodeError):
+        return json.loads(text), None
+    return obj, DecodedText(text, "utf-8") if isinstance(text, bytes) else DecodedText(text)
 
 
 def storable(value: Any) -> bool:
@@ -50,6 +72,8 @@ def storable(value: Any) -> bool:
     if isinstance(value, str):
         if "\x00" in value:
             return False
+        if value.isascii():  # no surrogate: spares the encoding below
+            return True
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
@@ -136,40 +160,78 @@ def _type_issue(contract: EntityContract, field: str, value: Any) -> str | None:
             if not number.is_integer():
                 return "wrong_type"  # spec §6: "a dose number that is not an integer"
         return None
-    parses = (
-        (contract.date_fields, parse_date),
-        (contract.datetime_fields, parse_timestamp),
-        (contract.boolean_fields, lambda v: v if _is_boolean(v) else None),
-    )
-    for fields, parse in parses:
-        if field in fields and parse(value) is None:
-            return "wrong_type"
-    return None
+    if field in contract.date_fields:
+        usable = parse_date(value) is not None
+    elif field in contract.datetime_fields:
+        usable = parse_timestamp(value) is not None
+    else:
+        usable = field not in contract.boolean_fields or _is_boolean(value)
+    return None if usable else "wrong_type"
+
+
+_TYPED_FIELDS: dict[str, frozenset[str]] = {}
+
+
+def _typed_fields(contract: EntityContract) -> frozenset[str]:
+    """The fields whose type `_type_issue` checks (cached by entity: hashing the contract
+    itself for every record cost more than the check)."""
+    typed = _TYPED_FIELDS.get(contract.name)
+    if typed is None:
+        typed = _TYPED_FIELDS[contract.name] = frozenset(
+            contract.numeric_fields
+            + contract.date_fields
+            + contract.datetime_fields
+            + contract.boolean_fields
+        )
+    return typed
 
 
 def _field_issues(contract: EntityContract, obj: dict) -> tuple[dict, tuple[FieldIssue, ...]]:
-    """The payload to store (unstorable values nulled) and the issues of its fields."""
+    """The payload to store (unstorable values nulled; `obj` itself when none) and the issues
+    of its fields. Envelope fields are only checked for storability (a tombstone's keys)."""
+    typed = _typed_fields(contract)
     issues: list[FieldIssue] = []
-    payload = dict(obj)
+    payload = obj
     for field, value in obj.items():
-        if field in contract.envelope or value is None or value == "":
+        if value is None or value == "":
             continue
         if not storable(value):
+            if payload is obj:
+                payload = dict(obj)
             payload[field] = None
             issues.append(FieldIssue(field, "unstorable_value", None))
-            continue
-        reason = _type_issue(contract, field, value)
-        if reason is not None:
-            issues.append(FieldIssue(field, reason, _text(value)[:200]))
+        elif field in typed:
+            _add_type_issue(issues, contract, field, value)
     return payload, tuple(issues)
 
 
-def _envelope_violation(contract: EntityContract, obj: dict, deleted: bool) -> str | None:
-    """Why the record cannot be kept at all (besides its id), or None."""
+def _type_issues(contract: EntityContract, payload: dict) -> tuple[FieldIssue, ...]:
+    """The issues of a payload whose every value is storable: its typed fields' only."""
+    typed = _typed_fields(contract)
+    issues: list[FieldIssue] = []
+    for field, value in payload.items():
+        if field in typed and value is not None and value != "":
+            _add_type_issue(issues, contract, field, value)
+    return tuple(issues)
+
+
+def _add_type_issue(
+    issues: list[FieldIssue], contract: EntityContract, field: str, value: Any
+) -> None:
+    reason = _type_issue(contract, field, value)
+    if reason is not None:
+        issues.append(FieldIssue(field, reason, _text(value)[:200]))
+
+
+def _envelope_violation(
+    contract: EntityContract, obj: dict, deleted: bool, updated_at: datetime | None
+) -> str | None:
+    """Why the record cannot be kept at all (besides its id), or None; `updated_at` is the
+    record's parsed `updated_at`."""
     version = obj.get("version")
     if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_VERSION:
         return "invalid_version"
-    if parse_timestamp(obj.get("updated_at")) is None:
+    if updated_at is None:
         return "invalid_updated_at"
     if obj.get("deleted") not in (None, True, False):
         return "invalid_deleted_flag"
@@ -193,32 +255,67 @@ def _envelope_violation(contract: EntityContract, obj: dict, deleted: bool) -> s
     return None
 
 
-def validate(contract: EntityContract, obj: Any) -> ValidRecord | RejectedRecord:
-    """Check one received row against the entity's contract."""
-    if isinstance(obj, str | bytes):
-        try:
-            obj = json.loads(obj)
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-            text = obj.decode("utf-8", "replace") if isinstance(obj, bytes) else obj
-            return RejectedRecord("unparseable", safe_text(text))
-    text = _text(obj)
-    if not isinstance(obj, dict):
-        return RejectedRecord("not_an_object", text)
-    if not all(isinstance(k, str) and storable(k) for k in obj):
-        return RejectedRecord("unstorable_field_name", text)
+def _record_id_violation(obj: dict) -> str | None:
+    """Why the record's id cannot be stored, or None."""
     record_id = obj.get("record_id")
     if record_id in (None, ""):
-        return RejectedRecord("missing_record_id", text)
+        return "missing_record_id"
     if isinstance(record_id, bool) or not isinstance(record_id, str | int):
-        return RejectedRecord("invalid_record_id", text)
+        return "invalid_record_id"
     if not storable(record_id) or not str(record_id).strip():
-        return RejectedRecord("invalid_record_id", text)
-    record_id = str(record_id)
-    deleted = obj.get("deleted") is True
-    violation = _envelope_violation(contract, obj, deleted)
+        return "invalid_record_id"
+    return None
+
+
+def _shape_violation(obj: Any, trusted: bool = False) -> str | None:
+    """Why a parsed row is no storable object with a storable id, or None. `trusted`: `obj`
+    was decoded strictly from a text without risky escapes, so its keys are storable."""
+    if not isinstance(obj, dict):
+        return "not_an_object"
+    if not trusted and not all(isinstance(k, str) and storable(k) for k in obj):
+        return "unstorable_field_name"
+    return _record_id_violation(obj)
+
+
+def copyable_text(text: str | None) -> str | None:
+    """`text` if it may go to a jsonb COPY as received: no escape that could decode to a NUL
+    or a lone surrogate (PostgreSQL rejects both); None otherwise, so the payload is
+    serialised instead. Non-finite numbers need no check here: a strict decoder refuses them,
+    and otherwise they are nulled, and a nulled payload is always serialised."""
+    if text is None or _RISKY_ESCAPE.search(text):
+        return None
+    return text
+
+
+def validate(
+    contract: EntityContract, obj: Any, text: str | None = None
+) -> ValidRecord | RejectedRecord:
+    """Check one received row against the entity's contract.
+
+    `text` is the JSON text `obj` was parsed from, if any: a valid record whose payload needs
+    no change keeps it for the COPY, so only rejects and repaired rows are serialised. A
+    `DecodedText` (from `decode_record`) also spares the value-by-value storability checks.
+    """
+    if isinstance(obj, str | bytes):
+        try:
+            obj, text = decode_record(obj)
+        except (ValueError, RecursionError):
+            raw = obj.decode("utf-8", "replace") if isinstance(obj, bytes) else obj
+            return RejectedRecord("unparseable", safe_text(raw))
+    received = copyable_text(text)
+    strict = isinstance(received, DecodedText)
+    violation = _shape_violation(obj, strict)
     if violation is not None:
-        return RejectedRecord(violation, text, record_id)
-    updated_at = parse_timestamp(obj["updated_at"])
-    assert updated_at is not None
-    payload, issues = _field_issues(contract, obj)
-    return ValidRecord(record_id, obj["version"], updated_at, deleted, payload, issues)
+        return RejectedRecord(violation, _text(obj))
+    record_id = str(obj["record_id"])
+    deleted = obj.get("deleted") is True
+    updated_at = parse_timestamp(obj.get("updated_at"))
+    violation = _envelope_violation(contract, obj, deleted, updated_at)
+    if violation is not None or updated_at is None:
+        return RejectedRecord(violation or "invalid_updated_at", _text(obj), record_id)
+    if strict:  # decoded strictly, no escape to a NUL or a lone surrogate: all storable
+        payload, issues = obj, _type_issues(contract, obj)
+    else:
+        payload, issues = _field_issues(contract, obj)
+    kept = received if payload is obj else None
+    return ValidRecord(record_id, obj["version"], updated_at, deleted, payload, issues, kept)
