@@ -9,6 +9,7 @@ SUPERSET := $(VENVS)/superset
 TOOLS := $(VENVS)/tools
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 PHW := $(PIPE)/bin/phw
+DOCS_ASSETS := $(VENVS)/gx-data-docs-assets/.fetched
 PYTEST_ARGS ?=
 
 .PHONY: help setup system-packages run stop status test lint format lock bench clean
@@ -41,6 +42,12 @@ $(PIPE)/.installed: requirements/pipeline.lock.txt pyproject.toml | $(UV)
 	VIRTUAL_ENV=$(PIPE) $(UV) pip install -q --no-deps -e .
 	touch $@
 
+# GX Data Docs' scripts, styles and fonts from the npm registry (pinned, SHA-512 checked), so the
+# docs served at Airflow's /data-docs/ work without internet
+$(DOCS_ASSETS): src/phwarehouse/quality/docs_vendor.py | $(PIPE)/.installed
+	$(PIPE)/bin/python -m phwarehouse.quality.docs_vendor fetch
+	touch $@
+
 $(SUPERSET)/.installed: requirements/superset.lock.txt pyproject.toml | $(UV)
 	$(UV) venv -q --allow-existing --python $(PYTHON) $(SUPERSET)
 	VIRTUAL_ENV=$(SUPERSET) $(UV) pip install -q -r requirements/superset.lock.txt
@@ -48,7 +55,7 @@ $(SUPERSET)/.installed: requirements/superset.lock.txt pyproject.toml | $(UV)
 	VIRTUAL_ENV=$(SUPERSET) $(UV) pip install -q --no-deps -e .
 	touch $@
 
-setup: system-packages $(PIPE)/.installed $(SUPERSET)/.installed ## install everything (idempotent)
+setup: system-packages $(PIPE)/.installed $(SUPERSET)/.installed $(DOCS_ASSETS) ## install everything (idempotent)
 
 run: setup ## the main job: local stack up, demo district ingested and modelled, summary
 	$(PHW) run

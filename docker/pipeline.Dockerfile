@@ -14,4 +14,6 @@ COPY dags dags
 COPY dbt_project dbt_project
 COPY expectations expectations
 RUN uv pip install --system --no-cache --no-deps -e .
+# GX Data Docs' scripts and styles, served at /data-docs/ without internet
+RUN python -m phwarehouse.quality.docs_vendor fetch
 ENV AIRFLOW_HOME=/opt/airflow

@@ -157,7 +157,7 @@ def _quality_lines(settings: Settings) -> list[str]:
     from phwarehouse.quality import status
 
     try:
-        return status.summary_lines(settings.warehouse_url("quality"))
+        return status.summary_lines(settings.warehouse_url("quality"), settings.airflow_url)
     except Exception as exc:  # the summary must not hide the run's own outcome
         return [f"(quality status unavailable: {type(exc).__name__}: {exc})"]
 

@@ -125,19 +125,27 @@ def _open_dashboard(logged_in, settings, dashboard, name: str):
         page.wait_for_timeout(500)
     page.wait_for_load_state("networkidle")
     reloads = 0
-    while not _wait_drawn(page, len(dashboard.charts), 60) and reloads < 3:
+    while not _drawn_and_settled(page, len(dashboard.charts)) and reloads < 3:
         # Seen a few times in ~100 opens on a busy machine: the data came, the grid stayed
-        # blank. A person presses F5; so does the test, and says so.
+        # blank (or was drawn, then went blank). A person presses F5; so does the test, and
+        # says so.
         reloads += 1
         blank = SCREENSHOTS / f"{name}_{dashboard.slug}_blank{reloads}.png"
         page.screenshot(path=str(blank), full_page=True)
         print(f"{dashboard.slug}: grid not drawn, reload {reloads} (errors: {errors}; {blank})")
         page.reload(wait_until="domcontentloaded")
     page.diagnostics = errors  # type: ignore[attr-defined]
-    page.wait_for_timeout(1500)  # let the charts' animations end
     page.screenshot(path=str(SCREENSHOTS / f"{name}_{dashboard.slug}.png"), full_page=True)
     page.remove_listener("response", record)
     return page, responses
+
+
+def _drawn_and_settled(page, charts: int) -> bool:
+    """Every chart drawn, and still drawn once the charts' animations have ended."""
+    if not _wait_drawn(page, charts, 60):
+        return False
+    page.wait_for_timeout(1500)
+    return page.locator("[data-test-chart-id]").count() >= charts
 
 
 def _wait_drawn(page, charts: int, seconds: float) -> bool:

@@ -257,7 +257,7 @@ PUBLICATION_STAMP = Chart(
     "table",
     PUBLICATION,
     columns=("data_cutoff_date", "publication_id", "published_at"),
-    row_limit=1,
+    row_limit=10,  # one row; a limit equal to the row count puts Superset's ⚠ "limit reached"
     width=5,
     height=16,
     description="本看板数据的截至日期、发布编号与发布时间（北京时间）；回退发布时随数据一同回退。",

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import yaml
 
+from phwarehouse.pipeline import data_cutoff
 from phwarehouse.platform import ids, schema
 
 CANDIDATE_SCHEMA = "marts_candidate"
@@ -280,7 +281,8 @@ def raw_checks() -> list[Check]:
             f"select '{name}' as entity, r.record_id, r.payload ->> '{event}' as event_date"
             f" from {{batch}} as w cross join {_window(name)}"
             f" and r.payload ->> '{event}' ~ '^[0-9]{{4}}-[0-9][0-9]-[0-9][0-9]$'"
-            f" and r.payload ->> '{event}' > w.data_cutoff_date::text"
+            f" and r.payload ->> '{event}'"
+            f" > (r.source_updated_at at time zone '{data_cutoff.TZ.key}')::date::text"
         )
     checks.append(
         Check(
@@ -288,8 +290,11 @@ def raw_checks() -> list[Check]:
             "raw_dates_after_cutoff",
             "plausibility",
             "warning",
-            "Service or event dates after the data cut-off (e.g. 2052 for 2025). The marts "
-            "exclude them (spec §6); reported so that the platform corrects them.",
+            "Service or event dates in the future when entered: after the day (Asia/Shanghai) "
+            "the platform last updated the record (e.g. 2052 for 2025). The marts exclude every "
+            "date after the data cut-off (spec §6, listed in the exclusions); a record entered "
+            "on the morning of the run about that day is only early, so this check reports the "
+            "impossible dates, for the platform to correct.",
             "\nunion all\n".join(parts),
             threshold="0 rows",
         )

@@ -8,9 +8,11 @@ from phwarehouse.quality import publication
 from phwarehouse.quality.gate import PROJECT_DIR
 
 DATA_DOCS = PROJECT_DIR / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+DATA_DOCS_PATH = "/data-docs"  # where the Airflow API server serves them (pipeline.data_docs)
 
 
-def summary_lines(dsn: str) -> list[str]:
+def summary_lines(dsn: str, airflow_url: str | None = None) -> list[str]:
+    """Publication and last gate run; Data Docs at Airflow's URL when given, else the file."""
     lines: list[str] = []
     with psycopg.connect(dsn) as conn:
         current = publication.current_publication(conn)
@@ -41,7 +43,9 @@ def summary_lines(dsn: str) -> list[str]:
             ).fetchall()
             for severity, name, observed in failed:
                 lines.append(f"    {severity:<8} {name} ({observed} violating rows)")
-            lines.append(f"GX Data Docs: file://{docs or DATA_DOCS}")
+            if airflow_url:
+                lines.append(f"GX Data Docs: {airflow_url}{DATA_DOCS_PATH}/ (sign in to Airflow)")
+            lines.append(f"GX Data Docs file: {docs or DATA_DOCS}")
         else:
             lines.append("last quality gate: not run yet")
     return lines
