@@ -211,8 +211,8 @@ first_deliveries as (
         on
             rp.person_key = pd.person_key
             and (
-                pd.pregnancy_record_id = rp.record_id
-                or pd.delivery_date >= rp.registered_on
+                rp.record_id = pd.pregnancy_record_id
+                or rp.registered_on <= pd.delivery_date
             )
     group by rp.record_id
 
