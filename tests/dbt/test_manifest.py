@@ -7,6 +7,7 @@ Airflow's XCom key is 512 characters, so long generated test names must get a `n
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from tests.conftest import run_dbt
@@ -64,6 +65,25 @@ def _models(manifest: dict) -> list[dict]:
 
 def _pre_hooks(node: dict) -> str:
     return " ".join(h["sql"] for h in node["config"].get("pre-hook", []))
+
+
+_MACRO_SIGNATURE = re.compile(r"\{%-?\s*(?:macro|test)\s+\w+\s*\(([^)]*)\)")
+
+
+def test_every_project_macro_and_argument_is_documented(manifest: dict) -> None:
+    """macros/_macros.yml describes every macro of the project and each of its arguments."""
+    macros = [m for m in manifest["macros"].values() if m["package_name"] == "public_health"]
+    assert len(macros) >= 30
+    gaps = []
+    for macro in macros:
+        if not macro["description"].strip():
+            gaps.append(macro["name"])
+        signature = _MACRO_SIGNATURE.search(macro["macro_sql"])
+        assert signature, macro["name"]
+        names = [a.split("=")[0].strip() for a in signature.group(1).split(",") if a.strip()]
+        documented = {a["name"]: a.get("description", "") for a in macro["arguments"]}
+        gaps += [f"{macro['name']}({a})" for a in names if not documented.get(a, "").strip()]
+    assert gaps == []
 
 
 def test_incremental_staging_models_read_new_loads_and_drop_tombstones(manifest: dict) -> None:
