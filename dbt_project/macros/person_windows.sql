@@ -33,7 +33,7 @@
         templater renders the callers too, without a database, and lints the full-build SQL) -#}
     {%- set org_units = source('platform', 'org_units') -%}
     {%- set periods = ref('int_reporting_periods') -%}
-    {%- set all_periods = ref('dim_period') -%}
+    {%- set all_periods = ref('int_periods') -%}
     {#- rendered while dbt parses the model: declares what the other helpers read -#}
     {%- set _ = ref('int_service_records') ~ ref('int_person_changes') -%}
     {%- if execute and this is not none and is_incremental() -%}

@@ -1,12 +1,12 @@
 {#-
-    The periods the warehouse reports on: dim_period rows whose period has started by the data
+    The periods the warehouse reports on: int_periods rows whose period has started by the data
     cut-off, for the cut-off's assessment year and the `reporting_history_years` before it.
     Every indicator model computes its window [window_start, period_end] for these rows only.
 -#}
 {%- set cutoff = var('data_cutoff_date') -%}
 
 with periods as (
-    select * from {{ ref('dim_period') }}
+    select * from {{ ref('int_periods') }}
 ),
 
 final as (
