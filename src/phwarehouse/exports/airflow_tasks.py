@@ -14,12 +14,11 @@ import os
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from phwarehouse.exports import content, data
 from phwarehouse.pipeline import alerts, runtime
+from phwarehouse.pipeline.data_cutoff import TZ  # the district's time zone, declared once
 
-TZ = ZoneInfo("Asia/Shanghai")
 BULLETIN_CRON = "0 6 1 * *"  # 06:00 on the 1st, Asia/Shanghai
 BULLETIN_DEADLINE = timedelta(days=2, hours=3)  # logical date (1st 06:00) + → the 3rd 09:00
 APPRAISAL_CRON = "0 8 1 11 *"  # 08:00 on 1 November, Asia/Shanghai

@@ -24,7 +24,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-VENDOR_DIR = Path(__file__).resolve().parents[3] / ".venvs" / "gx-data-docs-assets"
+from phwarehouse.settings import PROJECT_ROOT
+
+VENDOR_DIR = PROJECT_ROOT / ".venvs" / "gx-data-docs-assets"
 REGISTRY = os.environ.get("NPM_CONFIG_REGISTRY", "https://registry.npmjs.org").rstrip("/")
 
 

@@ -173,6 +173,11 @@ def _open_window(conn: psycopg.Connection, run_id: str, cutoff: date) -> None:
     )
 
 
+def data_docs_index(project_dir: Path = PROJECT_DIR) -> Path:
+    """The GX Data Docs site's index page (built by the checkpoint, git-ignored)."""
+    return project_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+
+
 def _gx_results(project_dir: Path, dsn: str) -> tuple[list[CheckResult], Path]:
     import great_expectations as gx
 
@@ -224,7 +229,7 @@ def _gx_results(project_dir: Path, dsn: str) -> tuple[list[CheckResult], Path]:
                 exception="not run by the checkpoint",
             )
         )
-    docs = project_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    docs = data_docs_index(project_dir)
     return out, docs
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import psycopg
 
 from phwarehouse.quality import publication
-from phwarehouse.quality.gate import PROJECT_DIR
+from phwarehouse.quality.gate import data_docs_index
 
-DATA_DOCS = PROJECT_DIR / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+DATA_DOCS = data_docs_index()
 DATA_DOCS_PATH = "/data-docs"  # where the Airflow API server serves them (pipeline.data_docs)
 
 
