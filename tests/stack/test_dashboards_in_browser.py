@@ -46,16 +46,37 @@ def _password(settings, username: str) -> str:
 
 
 def _page(chromium, settings, username: str):
-    """A page of a new browser context, logged in through Superset's login form."""
+    """A page of a new browser context, logged in through Superset's login form.
+
+    Superset 6.1's login page sends its event-log beacon (POST /superset/log/) as the form
+    submits; answered anonymously, that request's redirect can set the session cookie after the
+    login response did, and the welcome page then bounces back to /login/?next=...: a person
+    signs in again. The credentials must be accepted every time (the login POST redirects away
+    from the login page); only that bounce is retried, at most three times.
+    """
     context = chromium.new_context(viewport={"width": 1600, "height": 2400}, locale="zh-CN")
     page = context.new_page()
-    response = page.goto(f"{settings.superset_url}/login/", wait_until="networkidle")
-    assert response is not None and response.status == 200
-    page.fill("#username", username)
-    page.fill("#password", _password(settings, username))
-    page.keyboard.press("Enter")
-    page.wait_for_url(lambda url: "/login" not in url, timeout=60_000)
-    return page
+    login_url = f"{settings.superset_url}/login/"
+    bounces: list[str] = []
+    for _ in range(3):
+        response = page.goto(login_url, wait_until="networkidle")
+        assert response is not None and response.status == 200
+        page.fill("#username", username)
+        page.fill("#password", _password(settings, username))
+        with page.expect_response(
+            lambda r: r.request.method == "POST" and r.url == login_url, timeout=60_000
+        ) as posted:
+            page.keyboard.press("Enter")
+        location = posted.value.headers.get("location", "")
+        assert posted.value.status == 302 and "/login" not in location, (
+            f"{username}: login rejected ({posted.value.status}, {location!r})"
+        )
+        page.wait_for_url(lambda url: url != login_url, timeout=60_000)
+        page.wait_for_load_state("load")
+        if "/login" not in page.url:
+            return page
+        bounces.append(page.url)
+    pytest.fail(f"{username}: signed in but sent back to the login page {bounces}")
 
 
 def _api(settings, username: str) -> httpx.Client:
