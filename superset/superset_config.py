@@ -35,7 +35,26 @@ EXPLORE_FORM_DATA_CACHE_CONFIG = {
 RATELIMIT_STORAGE_URI = "memory://"
 
 WTF_CSRF_ENABLED = True
-TALISMAN_ENABLED = False
+# Superset's production default (Talisman) with a Content Security Policy that lets the browser
+# load only from this server: upstream's policy also allows its telemetry pixel (scarf.sh),
+# map tiles and web fonts, which a commission's dashboards do not use and must not call.
+TALISMAN_ENABLED = True
+TALISMAN_CONFIG = {
+    "content_security_policy": {
+        "base-uri": ["'self'"],
+        "default-src": ["'self'"],
+        "img-src": ["'self'", "blob:", "data:"],
+        "worker-src": ["'self'", "blob:"],
+        "connect-src": ["'self'"],
+        "object-src": "'none'",
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "font-src": ["'self'", "data:"],
+        "script-src": ["'self'", "'strict-dynamic'"],
+    },
+    "content_security_policy_nonce_in": ["script-src"],
+    "force_https": False,
+    "session_cookie_secure": False,
+}
 FEATURE_FLAGS = {"DASHBOARD_RBAC": True}
 SUPERSET_WEBSERVER_TIMEOUT = 120
 ROW_LIMIT = 50000

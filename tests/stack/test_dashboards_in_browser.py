@@ -221,6 +221,19 @@ def test_login_page_renders_in_a_browser(superset, chromium) -> None:
     page.close()
 
 
+def test_pages_may_load_only_from_this_server(superset) -> None:
+    """Superset's front end embeds a telemetry pixel (scarf.sh) and its default policy allows
+    map and font hosts: the Content Security Policy of every page names this server only."""
+    admin = httpx.Client(base_url=superset.superset_url, timeout=30)
+    for path in ("/login/", "/superset/welcome/"):
+        policy = admin.get(path).headers.get("content-security-policy", "")
+        directives = dict(d.strip().split(" ", 1) for d in policy.split(";") if d.strip())
+        assert directives.get("default-src") == "'self'", (path, policy)
+        assert "'self'" in directives.get("img-src", ""), (path, policy)
+        hosts = [s for d in directives.values() for s in d.split() if "." in s or "://" in s]
+        assert hosts == [], (path, hosts)
+
+
 def test_every_dashboard_renders_every_chart_without_error(superset, chromium) -> None:
     api = _api(superset, "admin")
     ids = _chart_ids(api)
