@@ -1,6 +1,6 @@
 """The source contract of each platform entity, as the ingestion enforces it.
 
-Derived from the platform's published interface (`phwarehouse.platform.schema`, documented in
+Derived from the platform's published interface (`phwarehouse.contract`, documented in
 docs/platform_schema.md): the key fields a row cannot lack and the fields whose type is checked.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from phwarehouse.platform import schema
+from phwarehouse import contract as platform_contract
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class EntityContract:
     envelope: frozenset[str] = frozenset()
 
 
-def _contract(entity: schema.Entity) -> EntityContract:
+def _contract(entity: platform_contract.Entity) -> EntityContract:
     payload = entity.payload_fields()
     event = entity.keys.event_date
     keys = {entity.keys.person_ref, event} - {None}
@@ -44,11 +44,13 @@ def _contract(entity: schema.Entity) -> EntityContract:
         date_fields=typed("date"),
         datetime_fields=typed("datetime"),
         boolean_fields=typed("boolean"),
-        envelope=frozenset(f.name for f in schema.ENVELOPE) | keys,
+        envelope=frozenset(f.name for f in platform_contract.ENVELOPE) | keys,
     )
 
 
-CONTRACTS: dict[str, EntityContract] = {n: _contract(e) for n, e in schema.ENTITIES.items()}
+CONTRACTS: dict[str, EntityContract] = {
+    n: _contract(e) for n, e in platform_contract.ENTITIES.items()
+}
 ENTITIES: tuple[str, ...] = tuple(CONTRACTS)
 
 

@@ -42,15 +42,16 @@ from typing import Any
 
 import psycopg
 
+from phwarehouse import contract as platform_contract
+from phwarehouse.contract import raw_tables
 from phwarehouse.ingestion import raw_store
 from phwarehouse.ingestion.contracts import contract_for
 from phwarehouse.ingestion.raw_store import LoadCounts, RejectedRecord, ValidRecord
 from phwarehouse.ingestion.validation import parse_date, safe_text, storable, validate
-from phwarehouse.platform import schema
 
 log = logging.getLogger(__name__)
 
-POPULATION_ENTITY = "stat_population"
+POPULATION_ENTITY = raw_tables.POPULATION_TABLE
 POPULATION_KIND = "population_csv"
 XLSX_KIND = "platform_xlsx"
 POPULATION_COLUMNS = {
@@ -74,21 +75,9 @@ QUARANTINE_DIR = "quarantine"
 #: what a problem list in a reason shows before "and N more"
 SHOWN = 5
 
-POPULATION_DDL = """
-create table if not exists raw.stat_population (
-    year integer not null,
-    township_code text not null,
-    township_name text,
-    sex_code text not null,
-    age integer not null,
-    population integer not null,
-    source_file text not null,
-    file_sha256 text not null,
-    batch_id text not null,
-    loaded_at timestamptz not null default now(),
-    primary key (year, township_code, sex_code, age)
-);
-"""
+POPULATION_DDL = raw_tables.create_table(
+    POPULATION_ENTITY, raw_tables.POPULATION_COLUMNS, raw_tables.POPULATION_PRIMARY_KEY
+)
 
 
 class FileRejected(Exception):
@@ -465,21 +454,26 @@ def ingest_population_csv(conn: psycopg.Connection, path: Path, batch_id: str) -
 # --- platform XLSX -----------------------------------------------------------------------------
 
 
-def _entity_of_sheet(title: str) -> schema.Entity | None:
-    by_zh = {e.zh[:31]: e for e in schema.ENTITIES.values()}
-    return schema.ENTITIES.get(title) or by_zh.get(title)
+def _entity_of_sheet(title: str) -> platform_contract.Entity | None:
+    by_zh = {e.zh[:31]: e for e in platform_contract.ENTITIES.values()}
+    return platform_contract.ENTITIES.get(title) or by_zh.get(title)
 
 
-def _key_columns(entity: schema.Entity) -> list[str]:
+def _key_columns(entity: platform_contract.Entity) -> list[str]:
     """Field names a sheet cannot lack: what identifies and versions a record, and the
     contract keys (a row without them would only be quarantined)."""
-    names = ["record_id", "version", "updated_at", *schema.contract_key_fields(entity.name)]
+    names = [
+        "record_id",
+        "version",
+        "updated_at",
+        *platform_contract.contract_key_fields(entity.name),
+    ]
     return list(dict.fromkeys(names))
 
 
 def _sheet_fields(
-    entity: schema.Entity, title: str, header: tuple[Any, ...]
-) -> tuple[list[schema.Field | None], str | None]:
+    entity: platform_contract.Entity, title: str, header: tuple[Any, ...]
+) -> tuple[list[platform_contract.Field | None], str | None]:
     """The field of each column, and a note naming optional columns the sheet lacks.
 
     Rejects a sheet with an unknown column, a column given twice or without a key column:
@@ -487,7 +481,7 @@ def _sheet_fields(
     accepted (e.g. an export of an older platform release) and noted: its field is loaded as
     absent, like an empty cell."""
     labels = {f.zh: f for f in entity.fields}
-    fields: list[schema.Field | None] = []
+    fields: list[platform_contract.Field | None] = []
     unknown: list[str] = []
     twice: list[str] = []
     seen: set[str] = set()
@@ -514,7 +508,7 @@ def _sheet_fields(
     return fields, note
 
 
-def _field(fields: list[schema.Field | None], i: int) -> schema.Field | None:
+def _field(fields: list[platform_contract.Field | None], i: int) -> platform_contract.Field | None:
     return fields[i] if i < len(fields) else None
 
 
@@ -714,7 +708,7 @@ def _entity_for(kind: str, path: Path) -> str:
     if kind == POPULATION_KIND:
         return POPULATION_ENTITY
     name = path.stem.rsplit("_", 1)[0]
-    return name if name in schema.ENTITIES else XLSX_KIND
+    return name if name in platform_contract.ENTITIES else XLSX_KIND
 
 
 def _ingest_one(dsn: str, drop_dir: Path, path: Path, kind: str, batch_id: str) -> FileResult:

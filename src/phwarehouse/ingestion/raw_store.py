@@ -23,26 +23,18 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
-ENTITY_TABLE_DDL = """
-create table if not exists raw.{table} (
-    record_id text not null,
-    version integer not null,
-    source_updated_at timestamptz not null,
-    is_deleted boolean not null default false,
-    is_latest boolean not null default true,
-    payload jsonb not null,
-    field_issues jsonb,
-    batch_id text not null,
-    extracted_at timestamptz not null,
-    loaded_at timestamptz not null default now(),
-    primary key (record_id, version)
-);
-create index if not exists {table}_latest_idx on raw.{table} (record_id) where is_latest;
+from phwarehouse.contract import raw_tables
+
+#: raw.<entity> (columns declared in phwarehouse.contract.raw_tables) and its indexes
+ENTITY_TABLE_DDL = (
+    raw_tables.create_table("{table}", raw_tables.ENTITY_COLUMNS, raw_tables.ENTITY_PRIMARY_KEY)
+    + """create index if not exists {table}_latest_idx on raw.{table} (record_id) where is_latest;
 create index if not exists {table}_updated_idx on raw.{table} (source_updated_at);
 create index if not exists {table}_loaded_idx on raw.{table} (loaded_at);
 create index if not exists {table}_issues_idx on raw.{table} (record_id)
     where field_issues is not null;
 """
+)
 
 OPS_DDL = """
 create table if not exists raw.quarantine (

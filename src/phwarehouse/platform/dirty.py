@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from phwarehouse.contract import CONTRACT_KEYS, ENTITIES
 from phwarehouse.platform.dates import DAY_SECONDS
 from phwarehouse.platform.records import Batch
-from phwarehouse.platform.schema import CONTRACT_KEYS, ENTITIES
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from phwarehouse.contract import ENTITY_NAMES
 from phwarehouse.platform.context import SimContext
 from phwarehouse.platform.dates import DAY_SECONDS, day_of, month_table
 from phwarehouse.platform.dirty import DirtyConfig
@@ -21,7 +22,6 @@ from phwarehouse.platform.ids import make_names
 from phwarehouse.platform.org import load_district
 from phwarehouse.platform.population import official_table, write_population
 from phwarehouse.platform.records import Batch
-from phwarehouse.platform.schema import ENTITY_NAMES
 from phwarehouse.platform.simulate import run_chunk
 from phwarehouse.platform.writer import ChunkWriter, merge_entity
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from phwarehouse.contract import ENTITIES
 from phwarehouse.platform.dates import DAY_SECONDS, NO_DAY, fmt_days, fmt_seconds
-from phwarehouse.platform.schema import ENTITIES
 
 #: record_id prefix per entity; ids are prefix + 4-digit chunk + 8-digit sequence, so string
 #: order equals numeric order within an entity.

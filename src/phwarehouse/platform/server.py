@@ -21,9 +21,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from phwarehouse.contract import ENTITIES
 from phwarehouse.platform.dates import DAY_SECONDS, day_of, fmt_timestamp, parse_timestamp
 from phwarehouse.platform.feed import FeedStore, as_json_item
-from phwarehouse.platform.schema import ENTITIES
 
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 5000

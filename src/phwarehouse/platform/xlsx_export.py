@@ -10,7 +10,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
-from phwarehouse.platform.schema import CONTRACT_KEYS, ENTITIES
+from phwarehouse.contract import CONTRACT_KEYS, ENTITIES
 
 
 def _current_records(path: Path, date_field: str | None, month: str) -> list[dict]:

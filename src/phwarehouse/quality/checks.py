@@ -25,8 +25,9 @@ from pathlib import Path
 
 import yaml
 
+from phwarehouse import contract as platform_contract
 from phwarehouse.pipeline import data_cutoff
-from phwarehouse.platform import ids, schema
+from phwarehouse.platform import ids
 
 CANDIDATE_SCHEMA = "marts_candidate"
 PUBLISHED_SCHEMA = "marts"
@@ -87,7 +88,7 @@ def _dbt_vars() -> dict:
 def _entities_with(*fields: str) -> list[str]:
     return [
         name
-        for name, entity in schema.ENTITIES.items()
+        for name, entity in platform_contract.ENTITIES.items()
         if set(fields) <= {f.name for f in entity.payload_fields()}
     ]
 
@@ -126,7 +127,7 @@ def raw_checks() -> list[Check]:
 
     # --- conformance: contract keys ------------------------------------------------------
     parts = []
-    for name, entity in schema.ENTITIES.items():
+    for name, entity in platform_contract.ENTITIES.items():
         keys = [k for k in (entity.keys.person_ref, entity.keys.event_date) if k]
         missing = " or ".join(f"coalesce(r.payload ->> '{k}', '') = ''" for k in keys)
         if not missing:
@@ -273,7 +274,7 @@ def raw_checks() -> list[Check]:
     )
 
     parts = []
-    for name, entity in schema.ENTITIES.items():
+    for name, entity in platform_contract.ENTITIES.items():
         event = entity.keys.event_date
         if not event or entity.field(event).type == "month":
             continue
@@ -302,7 +303,7 @@ def raw_checks() -> list[Check]:
 
     # --- completeness: volume per entity against its recent history ----------------------
     parts = []
-    for name in schema.ENTITIES:
+    for name in platform_contract.ENTITIES:
         parts.append(
             f"select '{name}' as entity,"
             " count(*) filter (where r.loaded_at > w.raw_since and r.loaded_at <= w.raw_until)"

@@ -20,8 +20,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
+from phwarehouse import contract as platform_contract
 from phwarehouse.pipeline import data_cutoff
-from phwarehouse.platform import schema
 from phwarehouse.quality import checks as checks_mod
 
 PROJECT_DIR = Path(__file__).resolve().parents[3] / "expectations"
@@ -150,7 +150,7 @@ def _open_window(conn: psycopg.Connection, run_id: str, cutoff: date) -> None:
     union = "\nunion all\n".join(
         f"select source_updated_at from raw.{name} where loaded_at > %(since)s"
         " and loaded_at <= %(until)s"
-        for name in schema.ENTITIES
+        for name in platform_contract.ENTITIES
     )
     # the window's days: the time its rows' updates span (an hour at least), so that a re-run
     # an hour after the last one is not expected to bring a whole day of every entity
