@@ -10,15 +10,9 @@
     this model keeps those of the latest, non-deleted version of each record, so a correction that
     fixes the field makes its issue go. raw_value is the offending value as text (null when it
     could not be stored); listed in int_quality__exclusions (value_set_to_null).
-    Every platform source but the statistics bureau's population file (tests/dbt checks the list).
+    Every platform entity of the contract (macro platform_contract), not the population file.
 -#}
-{%- set entities = [
-    'org_units', 'residents', 'family_doctor_contracts', 'htn_registry', 't2d_registry',
-    'smd_registry', 'htn_followups', 't2d_followups', 'smd_followups', 'health_exams',
-    'pregnancies', 'prenatal_exams', 'deliveries', 'postpartum_visits', 'postpartum_42d_checks',
-    'newborn_visits', 'child_health_checks', 'child_tcm_guidance', 'vaccinations', 'deaths',
-    'report_submissions'
-] -%}
+{%- set entities = platform_contract().keys() | list -%}
 
 with
 {% for entity in entities %}

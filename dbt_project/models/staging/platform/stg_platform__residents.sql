@@ -2,7 +2,8 @@
 
 {#-
     Staging: residents (居民健康档案, one row per EHR) from source platform.residents.
-    Keeps the latest, non-deleted version of each EHR and types the payload with safe casts.
+    The latest non-deleted version of each EHR, typed by the platform contract (macro
+    typed_payload); the sex code's synonyms normalised to GB/T 2261.1.
 
     Privacy: name, phone and the ID number are NOT exposed. The ID number is only used here to
     compute the pseudonymous person_key = hex(HMAC-SHA256(upper(trim(id_number)), key)) and
@@ -12,56 +13,28 @@
     be merged with other copies.
 -#}
 
-with source as (
+{%- set sex_code_field -%}
+    case
+        when btrim(payload ->> 'sex_code') in ('0', '1', '2', '9')
+            then btrim(payload ->> 'sex_code')
+        when lower(btrim(payload ->> 'sex_code')) in ('男', 'm', 'male') then '1'
+        when lower(btrim(payload ->> 'sex_code')) in ('女', 'f', 'female') then '2'
+    end
+{%- endset %}
 
-    select * from {{ source('platform', 'residents') }}
-
-),
-
-latest as (
-
-    select
-        record_id,
-        version,
-        source_updated_at,
-        loaded_at,
-        payload
-    from source
-    where
-        is_latest and not is_deleted
-        {{ staging_loaded_since() }}
-
-),
-
-typed as (
+with typed as (
 
     select
-        record_id,
-        version as record_version,
-        source_updated_at,
-        loaded_at,
-        nullif(upper(btrim(payload ->> 'id_number')), '') as id_number,
-        case
-            when btrim(payload ->> 'sex_code') in ('0', '1', '2', '9')
-                then btrim(payload ->> 'sex_code')
-            when lower(btrim(payload ->> 'sex_code')) in ('男', 'm', 'male') then '1'
-            when lower(btrim(payload ->> 'sex_code')) in ('女', 'f', 'female') then '2'
-        end as sex_code_field,
-        (jsonb_path_query_first(
-            payload -> 'birth_date', '$.datetime("YYYY-MM-DD")', '{}', true
-        ) #>> '{}')::date as birth_date_field,
-        nullif(btrim(payload ->> 'residency_type'), '') as residency_type,
-        nullif(btrim(payload ->> 'township_code'), '') as township_code,
-        nullif(btrim(payload ->> 'managing_facility_code'), '') as managing_facility_code,
-        nullif(btrim(payload ->> 'responsible_doctor'), '') as responsible_doctor_name,
-        (jsonb_path_query_first(
-            payload -> 'ehr_created_on', '$.datetime("YYYY-MM-DD")', '{}', true
-        ) #>> '{}')::date as ehr_created_on,
-        (jsonb_path_query_first(
-            payload -> 'ehr_closed_on', '$.datetime("YYYY-MM-DD")', '{}', true
-        ) #>> '{}')::date as ehr_closed_on,
-        nullif(btrim(payload ->> 'close_reason'), '') as close_reason
-    from latest
+        {{ typed_payload('residents',
+            rename={
+                'sex_code': 'sex_code_field',
+                'birth_date': 'birth_date_field',
+                'responsible_doctor': 'responsible_doctor_name',
+            },
+            custom={'id_number': payload_text('id_number', 'upper'), 'sex_code': sex_code_field}
+        ) }}
+    from {{ source('platform', 'residents') }}
+    where is_latest and not is_deleted {{ staging_loaded_since() }}
 
 ),
 
