@@ -1,0 +1,364 @@
+"""What a transform run builds: everything (first run, full refresh), or only what changed.
+
+A daily run pays for the change, not for the warehouse: `plan()` selects
+- every model downstream of a source that received rows since the previous successful build
+  (the same idea as dbt's `source_status:fresher+`, measured here without a `dbt source
+  freshness` run: one index range count per raw table, see `measure_sources`);
+- when the run's data cut-off differs from the previous build's, every model that renders the
+  cut-off (`RUN_VARS`, directly or through a macro) and everything downstream of it;
+- every mart: the pipeline builds the marts into `marts_candidate`, which the publication renames
+  to `marts`, so each run starts from an empty candidate schema and must write every mart.
+Models left out are up to date: their inputs did not change, and views among them read their
+(re)built inputs when queried. A model left out that does not exist as a relation (a dropped
+schema, a new model) makes the run a full build.
+
+Data tests follow the selection (dbt build runs the tests of the selected models) and are scoped
+to the rows the run wrote: `plan.tests_loaded_after` goes to dbt in the environment variable
+`TESTS_LOADED_AFTER_ENV`, read by the project's `get_where_subquery` (macros/scoped_tests.sql),
+not as a `--vars` value (a var that changes every run would defeat dbt's partial parsing). A full
+build leaves it empty: every test unscoped.
+
+A source "received rows" when the number of its rows loaded after the previous plan's window
+start (its time less the change margin) differs from the count taken then: rows committed by a
+load still running when the previous plan counted (their loaded_at is their transaction's start)
+are counted too, as dbt's incremental models re-read that margin. Sources without a
+`loaded_at_field` always count as changed. The state (`BuildState`) is saved after a successful
+build only (`save_state`), in a directory readable by this user alone, so a failed run is
+repeated in full scope by the next one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+RUN_VARS = ("data_cutoff_date",)  # vars that change from run to run
+MARTS_FOLDER = "marts"  # models/marts: built into the candidate schema, renamed on publication
+TESTS_LOADED_AFTER_ENV = "PHW_TESTS_LOADED_AFTER"
+STATE_FILE = "build_state.json"
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class BuildState:
+    """What a successful build saw: the window its source counts start at, the counts, and the
+    data cut-off it built with."""
+
+    window_start: str  # ISO timestamp with zone (database time of the plan less the margin)
+    counts: dict[str, int]  # source unique_id -> rows loaded after window_start
+    data_cutoff_date: str
+    version: int = STATE_VERSION
+
+
+@dataclass(frozen=True)
+class Plan:
+    full: bool
+    reason: str
+    select: tuple[str, ...] = ()  # model names for `dbt build --select` (empty when full)
+    changed_sources: tuple[str, ...] = ()
+    tests_loaded_after: str = ""  # empty: tests unscoped
+    next_state: BuildState | None = None
+    skipped: tuple[str, ...] = field(default=(), repr=False)
+
+    def dbt_args(self) -> list[str]:
+        """Arguments for `dbt build`: the selection, or --full-refresh for a full build."""
+        return ["--full-refresh"] if self.full else ["--select", *self.select]
+
+    def dbt_env(self) -> dict[str, str]:
+        return {TESTS_LOADED_AFTER_ENV: self.tests_loaded_after}
+
+    def summary(self) -> str:
+        if self.full:
+            return f"full build: {self.reason}"
+        return (
+            f"incremental build of {len(self.select)} models ({len(self.skipped)} up to date); "
+            f"sources with new rows: {', '.join(self.changed_sources) or 'none'}; "
+            f"tests scoped to rows loaded after {self.tests_loaded_after}"
+        )
+
+
+# ---- the manifest -------------------------------------------------------------------------
+
+
+def models(manifest: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    return {
+        uid: node
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] == "model" and node.get("config", {}).get("enabled", True)
+    }
+
+
+def descendants(manifest: Mapping[str, Any], roots: Iterable[str]) -> set[str]:
+    """The roots and every node downstream of them (dbt's `+` suffix)."""
+    child_map = manifest["child_map"]
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        uid = todo.pop()
+        if uid in seen:
+            continue
+        seen.add(uid)
+        todo.extend(child_map.get(uid, ()))
+    return seen
+
+
+def _mentions(text: str, names: Iterable[str]) -> bool:
+    return any(re.search(rf"\b{re.escape(name)}\b", text) for name in names)
+
+
+def run_varying_models(manifest: Mapping[str, Any], run_vars: Iterable[str] = RUN_VARS) -> set[str]:
+    """Models whose SQL renders one of `run_vars`, in their own code or a macro they call."""
+    run_vars = tuple(run_vars)
+    macros = manifest.get("macros", {})
+    memo: dict[str, bool] = {}
+
+    def macro_varies(uid: str, path: frozenset[str] = frozenset()) -> bool:
+        if uid not in memo:
+            macro = macros.get(uid)
+            if macro is None or uid in path:
+                return False
+            memo[uid] = _mentions(macro.get("macro_sql", ""), run_vars) or any(
+                macro_varies(dep, path | {uid})
+                for dep in macro.get("depends_on", {}).get("macros", ())
+            )
+        return memo[uid]
+
+    return {
+        uid
+        for uid, node in models(manifest).items()
+        if _mentions(node.get("raw_code", ""), run_vars)
+        or any(macro_varies(m) for m in node.get("depends_on", {}).get("macros", ()))
+    }
+
+
+def marts(manifest: Mapping[str, Any]) -> set[str]:
+    return {uid for uid, node in models(manifest).items() if node["fqn"][1:2] == [MARTS_FOLDER]}
+
+
+def relation(node: Mapping[str, Any]) -> tuple[str, str]:
+    return node["schema"], node.get("alias") or node["name"]
+
+
+@dataclass(frozen=True)
+class SourceTable:
+    unique_id: str
+    schema: str
+    table: str
+    loaded_at_field: str | None
+
+
+def source_tables(manifest: Mapping[str, Any]) -> list[SourceTable]:
+    return [
+        SourceTable(
+            uid,
+            src["schema"],
+            src.get("identifier") or src["name"],
+            src.get("loaded_at_field") or src.get("config", {}).get("loaded_at_field"),
+        )
+        for uid, src in sorted(manifest["sources"].items())
+    ]
+
+
+# ---- the plan -----------------------------------------------------------------------------
+
+
+def changed_sources(
+    sources: Iterable[SourceTable], previous: BuildState, counts_since_previous: Mapping[str, int]
+) -> set[str]:
+    """Sources with rows loaded since the previous build: a count after its window start that
+    differs from the count taken then; sources without a loaded_at column always."""
+    return {
+        src.unique_id
+        for src in sources
+        if src.loaded_at_field is None
+        or counts_since_previous.get(src.unique_id) != previous.counts.get(src.unique_id)
+    }
+
+
+def plan(
+    manifest: Mapping[str, Any],
+    *,
+    full_refresh: bool,
+    previous: BuildState | None,
+    changed: set[str],
+    data_cutoff_date: str,
+    existing: set[tuple[str, str]],
+    next_state: BuildState | None = None,
+) -> Plan:
+    """The run's selection (pure: the database is read by `measure_sources` / `existing_relations`).
+
+    `changed`: source unique_ids with new rows since `previous`; `existing`: the (schema, name)
+    relations the warehouse has."""
+    if full_refresh:
+        return Plan(True, "full refresh requested", next_state=next_state)
+    if previous is None:
+        return Plan(True, "no previous successful build recorded", next_state=next_state)
+    if previous.version != STATE_VERSION:
+        return Plan(True, "previous build recorded by another version", next_state=next_state)
+    all_models = models(manifest)
+    selected = marts(manifest) | descendants(manifest, changed)
+    if previous.data_cutoff_date != data_cutoff_date:
+        selected |= descendants(manifest, run_varying_models(manifest))
+    selected &= set(all_models)
+    skipped = sorted(set(all_models) - selected)
+    seeds = [n for n in manifest["nodes"].values() if n["resource_type"] == "seed"]
+    missing = [
+        all_models[uid]["name"] for uid in skipped if relation(all_models[uid]) not in existing
+    ] + [seed["name"] for seed in seeds if relation(seed) not in existing]
+    if missing:
+        return Plan(
+            True,
+            f"not in the warehouse: {', '.join(sorted(missing)[:5])}"
+            + (f" and {len(missing) - 5} more" if len(missing) > 5 else ""),
+            next_state=next_state,
+        )
+    return Plan(
+        False,
+        "incremental",
+        select=tuple(sorted(all_models[uid]["name"] for uid in selected)),
+        changed_sources=tuple(sorted(uid.split(".", 2)[2] for uid in changed)),
+        tests_loaded_after=previous.window_start,
+        next_state=next_state,
+        skipped=tuple(all_models[uid]["name"] for uid in skipped),
+    )
+
+
+# ---- the database -------------------------------------------------------------------------
+
+
+def measure_sources(
+    conn, sources: Iterable[SourceTable], previous_start: str | None, margin: timedelta
+) -> tuple[str, dict[str, int], dict[str, int]]:
+    """(window start of this plan, counts after it, counts after the previous window start).
+
+    One range count per table on its loaded_at index; a missing table counts -1."""
+    from psycopg import sql
+
+    now = conn.execute("select now()").fetchone()[0]
+    start = now - margin
+    prev = datetime.fromisoformat(previous_start) if previous_start else start
+    counts: dict[str, int] = {}
+    since_previous: dict[str, int] = {}
+    for src in sources:
+        if src.loaded_at_field is None:
+            continue
+        exists = conn.execute(
+            "select to_regclass(%s)", (f'"{src.schema}"."{src.table}"',)
+        ).fetchone()[0]
+        if exists is None:
+            counts[src.unique_id] = since_previous[src.unique_id] = -1
+            continue
+        col = sql.Identifier(src.loaded_at_field)
+        query = sql.SQL(
+            "select count(*) filter (where {c} > %(new)s), count(*) filter (where {c} > %(prev)s)"
+            " from {t} where {c} > least(%(new)s, %(prev)s)"
+        ).format(c=col, t=sql.Identifier(src.schema, src.table))
+        new, old = conn.execute(query, {"new": start, "prev": prev}).fetchone()
+        counts[src.unique_id], since_previous[src.unique_id] = new, old
+    return start.isoformat(), counts, since_previous
+
+
+def existing_relations(conn) -> set[tuple[str, str]]:
+    rows = conn.execute(
+        "select n.nspname, c.relname from pg_class as c join pg_namespace as n"
+        " on n.oid = c.relnamespace where c.relkind in ('r', 'v', 'm', 'p', 'f')"
+    ).fetchall()
+    return {(schema, name) for schema, name in rows}
+
+
+def plan_run(
+    conn,
+    manifest: Mapping[str, Any],
+    state_dir: Path,
+    *,
+    data_cutoff_date: str,
+    full_refresh: bool = False,
+    margin: timedelta = timedelta(hours=1),
+) -> Plan:
+    """Read the kept state and the warehouse, and plan this run (see the module's docstring)."""
+    previous = load_state(state_dir)
+    sources = source_tables(manifest)
+    start, counts, since_previous = measure_sources(
+        conn, sources, previous.window_start if previous else None, margin
+    )
+    next_state = BuildState(start, counts, data_cutoff_date)
+    changed = changed_sources(sources, previous, since_previous) if previous else set()
+    return plan(
+        manifest,
+        full_refresh=full_refresh,
+        previous=previous,
+        changed=changed,
+        data_cutoff_date=data_cutoff_date,
+        existing=existing_relations(conn),
+        next_state=next_state,
+    )
+
+
+def plan_for(
+    dsn: str,
+    manifest_path: Path,
+    state_dir: Path,
+    *,
+    data_cutoff_date: str,
+    full_refresh: bool = False,
+    margin: timedelta = timedelta(hours=1),
+) -> Plan:
+    """`plan_run` on the warehouse at `dsn` with dbt's manifest at `manifest_path`."""
+    import psycopg
+
+    manifest = json.loads(manifest_path.read_text())
+    with psycopg.connect(dsn) as conn:
+        return plan_run(
+            conn,
+            manifest,
+            state_dir,
+            data_cutoff_date=data_cutoff_date,
+            full_refresh=full_refresh,
+            margin=margin,
+        )
+
+
+# ---- the kept state -----------------------------------------------------------------------
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and parents) readable by this user only."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
+def load_state(state_dir: Path) -> BuildState | None:
+    path = state_dir / STATE_FILE
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        return BuildState(
+            window_start=data["window_start"],
+            counts={k: int(v) for k, v in data["counts"].items()},
+            data_cutoff_date=data["data_cutoff_date"],
+            version=int(data.get("version", 0)),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None  # unreadable: plan a full build
+
+
+def save_state(state_dir: Path, state: BuildState) -> None:
+    """Write the state after a successful build (atomically, mode 0600)."""
+    private_dir(state_dir)
+    tmp = state_dir / f".{STATE_FILE}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(asdict(state), out, indent=1, sort_keys=True)
+    os.replace(tmp, state_dir / STATE_FILE)
+
+
+def clear_state(state_dir: Path) -> None:
+    (state_dir / STATE_FILE).unlink(missing_ok=True)

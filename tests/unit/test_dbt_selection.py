@@ -1,0 +1,178 @@
+"""The transform's run plan (phwarehouse.pipeline.dbt_selection): full or incremental, and what
+an incremental run selects, on a small hand-made manifest."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from phwarehouse.pipeline import dbt_selection as sel
+
+P = "public_health"
+
+
+def _model(name, folder, parents, code="select 1", macros=()):
+    return {
+        "resource_type": "model",
+        "name": name,
+        "alias": name,
+        "schema": folder if folder != "marts" else "marts_candidate",
+        "fqn": [P, folder, name],
+        "raw_code": code,
+        "config": {"enabled": True},
+        "depends_on": {"nodes": list(parents), "macros": list(macros)},
+    }
+
+
+def _manifest():
+    src = {
+        "a": "loaded_at",
+        "b": "loaded_at",
+        "q": None,  # no loaded_at_field: always counts as changed
+    }
+    sources = {
+        f"source.{P}.raw.{n}": {
+            "name": n,
+            "identifier": n,
+            "schema": "raw",
+            "loaded_at_field": col,
+            "config": {},
+        }
+        for n, col in src.items()
+    }
+    nodes = {
+        f"model.{P}.{m['name']}": m
+        for m in [
+            _model("stg_a", "staging", [f"source.{P}.raw.a"]),
+            _model("stg_b", "staging", [f"source.{P}.raw.b"]),
+            _model("stg_q", "staging", [f"source.{P}.raw.q"]),
+            _model(
+                "int_x", "intermediate", [f"model.{P}.stg_a"], "where d <= {{ var('x') }}"
+            ),  # renders no run var
+            _model(
+                "int_y",
+                "intermediate",
+                [f"model.{P}.stg_b"],
+                "{{ cut() }}",
+                macros=[f"macro.{P}.cut"],
+            ),
+            _model(
+                "int_z",
+                "intermediate",
+                [f"model.{P}.stg_b"],
+                "where d <= '{{ var(\"data_cutoff_date\") }}'",
+            ),
+            _model("fct_1", "marts", [f"model.{P}.int_x"]),
+            _model("fct_2", "marts", [f"model.{P}.int_y", f"model.{P}.stg_q"]),
+        ]
+    }
+    nodes[f"seed.{P}.targets"] = {
+        "resource_type": "seed",
+        "name": "targets",
+        "alias": "targets",
+        "schema": "reference",
+        "fqn": [P, "targets"],
+        "config": {},
+        "depends_on": {"nodes": []},
+    }
+    nodes[f"test.{P}.not_null_int_x"] = {
+        "resource_type": "test",
+        "name": "not_null_int_x",
+        "fqn": [P, "intermediate", "not_null_int_x"],
+        "config": {},
+        "depends_on": {"nodes": [f"model.{P}.int_x"]},
+    }
+    macros = {
+        f"macro.{P}.cut": {
+            "macro_sql": "{{ inner() }}",
+            "depends_on": {"macros": [f"macro.{P}.inner"]},
+        },
+        f"macro.{P}.inner": {"macro_sql": "{{ var('data_cutoff_date') }}", "depends_on": {}},
+    }
+    child_map: dict[str, list[str]] = {uid: [] for uid in [*nodes, *sources]}
+    for uid, node in nodes.items():
+        for parent in node["depends_on"]["nodes"]:
+            child_map[parent].append(uid)
+    return {"nodes": nodes, "sources": sources, "macros": macros, "child_map": child_map}
+
+
+EVERYTHING = (
+    {("staging", n) for n in ("stg_a", "stg_b", "stg_q")}
+    | {("intermediate", n) for n in ("int_x", "int_y", "int_z")}
+    | {("reference", "targets")}
+)
+STATE = sel.BuildState("2026-11-21T01:00:00+00:00", {}, "2026-11-21")
+
+
+def _plan(changed, cutoff="2026-11-21", existing=EVERYTHING, previous=STATE, full=False):
+    return sel.plan(
+        _manifest(),
+        full_refresh=full,
+        previous=previous,
+        changed={f"source.{P}.raw.{c}" for c in changed},
+        data_cutoff_date=cutoff,
+        existing=existing,
+    )
+
+
+def test_full_refresh_and_first_run_build_everything_unscoped() -> None:
+    for plan in (_plan({"a"}, full=True), _plan({"a"}, previous=None)):
+        assert plan.full and plan.dbt_args() == ["--full-refresh"]
+        assert plan.dbt_env() == {sel.TESTS_LOADED_AFTER_ENV: ""}  # every test unscoped
+
+
+def test_incremental_selects_what_changed_and_every_mart() -> None:
+    plan = _plan({"a"})
+    assert not plan.full
+    assert set(plan.select) == {"stg_a", "int_x", "fct_1", "fct_2"}  # marts: a new candidate
+    assert set(plan.skipped) == {"stg_b", "stg_q", "int_y", "int_z"}
+    assert plan.dbt_args() == ["--select", *sorted(plan.select)]
+    assert plan.changed_sources == ("raw.a",)
+    assert plan.dbt_env() == {sel.TESTS_LOADED_AFTER_ENV: STATE.window_start}
+
+
+def test_a_new_cutoff_rebuilds_what_renders_it_and_downstream() -> None:
+    assert sel.run_varying_models(_manifest()) == {f"model.{P}.int_y", f"model.{P}.int_z"}
+    plan = _plan(set(), cutoff="2026-11-22")
+    assert set(plan.select) == {"int_y", "int_z", "fct_1", "fct_2"}
+
+
+def test_a_missing_relation_left_out_makes_a_full_build() -> None:
+    plan = _plan({"a"}, existing=EVERYTHING - {("staging", "stg_b")})
+    assert plan.full and "stg_b" in plan.reason
+    assert _plan({"a"}, existing=EVERYTHING - {("reference", "targets")}).full
+
+
+def test_changed_sources_compare_counts_since_the_previous_window() -> None:
+    sources = sel.source_tables(_manifest())
+    previous = sel.BuildState("t", {f"source.{P}.raw.a": 5, f"source.{P}.raw.b": 0}, "d")
+    now = {f"source.{P}.raw.a": 5, f"source.{P}.raw.b": 2}
+    assert sel.changed_sources(sources, previous, now) == {
+        f"source.{P}.raw.b",  # rows loaded since
+        f"source.{P}.raw.q",  # no loaded_at: always
+    }
+    # a load that was running when the previous plan counted commits later: the count grows
+    assert f"source.{P}.raw.a" in sel.changed_sources(
+        sources, previous, {**now, f"source.{P}.raw.a": 6}
+    )
+
+
+def test_state_is_private_and_survives_a_round_trip(tmp_path) -> None:
+    state_dir = tmp_path / "kept" / "plan"
+    assert sel.load_state(state_dir) is None
+    sel.save_state(state_dir, STATE)
+    assert sel.load_state(state_dir) == STATE
+    assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE((state_dir / sel.STATE_FILE).stat().st_mode) == 0o600
+    (state_dir / sel.STATE_FILE).write_text("{not json")
+    assert sel.load_state(state_dir) is None  # unreadable: a full build
+    sel.save_state(state_dir, STATE)
+    sel.clear_state(state_dir)
+    assert sel.load_state(state_dir) is None
+
+
+@pytest.mark.parametrize("version", [0, sel.STATE_VERSION + 1])
+def test_state_of_another_version_makes_a_full_build(version) -> None:
+    previous = sel.BuildState(STATE.window_start, {}, STATE.data_cutoff_date, version)
+    assert _plan({"a"}, previous=previous).full
