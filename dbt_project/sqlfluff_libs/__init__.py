@@ -9,6 +9,7 @@ Nothing here runs in dbt.
 
 import datetime as _datetime
 import functools as _functools
+import os as _os
 import pathlib as _pathlib
 import types as _types
 
@@ -25,11 +26,21 @@ def _project_vars() -> dict:
     return dict(project.get("vars") or {})
 
 
+def _env_var(name, default=_NO_DEFAULT):
+    """dbt's env_var(): the environment's value, else the default given in the call."""
+    if name in _os.environ:
+        return _os.environ[name]
+    if default is not _NO_DEFAULT:
+        return default
+    raise KeyError(f"env_var({name!r}) is not set and has no default")
+
+
 def _render(value):
     """A var written as Jinja (data_cutoff_date's "today") rendered as dbt would."""
     if isinstance(value, str) and "{{" in value:
         modules = _types.SimpleNamespace(datetime=_datetime)
-        return _jinja2.Environment().from_string(value).render(modules=modules)
+        template = _jinja2.Environment().from_string(value)
+        return template.render(modules=modules, env_var=_env_var)
     return value
 
 

@@ -8,10 +8,16 @@ deleted, an EHR moved to another facility), builds incrementally, and compares e
 `--full-refresh` of the same data. The change margin is 0 so that the incremental run really
 recomputes only the changed persons (the test checks that too). Then the same for the first day
 of the next month (a new window for everyone) and for a cut-off moved back (everything).
+
+The second test goes through the pipeline's run plan (phwarehouse.pipeline.dbt_selection): a
+first `dbt build` planned in full, the next day's build selecting only what changed with its data
+tests scoped to the rows it wrote, then a planned full refresh; the person x window tables and
+every mart must be the same row for row.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -20,10 +26,11 @@ import psycopg
 import pytest
 from tests.conftest import run_dbt, wipe_raw
 
-from phwarehouse.ingestion import raw_store
+from phwarehouse.ingestion import file_drops, raw_store
 from phwarehouse.ingestion.client import PlatformClient
 from phwarehouse.ingestion.contracts import ENTITIES
 from phwarehouse.ingestion.platform_ingest import ingest_entity
+from phwarehouse.pipeline import dbt_selection
 from phwarehouse.platform.dirty import DirtyConfig
 from phwarehouse.platform.generate import GenerateConfig, generate
 from phwarehouse.platform.server import make_server
@@ -235,3 +242,119 @@ def _differences(incremental: dict, full: dict) -> dict:
             examples = sorted(rows ^ expected)[:2]
             differing[table] = (len(rows - expected), len(expected - rows), examples)
     return differing
+
+
+PLANNED_VARS = "{incremental_change_margin_hours: 0}"
+BUILD_STAMPED_MARTS = ("dashboard_publication",)  # the build's own stamp
+
+
+def _planned_build(settings, admin_dsn: str, kept: Path, cutoff: str, full_refresh: bool = False):
+    """One transform run as the pipeline plans it, with dbt's target folder and the plan's state
+    kept between runs (kept/target, kept/plan)."""
+    target, state_dir = kept / "target", kept / "plan"
+    manifest_path = target / "manifest.json"
+    if not manifest_path.exists():
+        parsed = run_dbt(
+            "parse", "--vars", PLANNED_VARS, target=target, env=settings.warehouse_env()
+        )
+        assert parsed.returncode == 0, parsed.stdout[-3000:]
+    plan = dbt_selection.plan_for(
+        admin_dsn,
+        manifest_path,
+        state_dir,
+        data_cutoff_date=cutoff,
+        full_refresh=full_refresh,
+        margin=timedelta(0),
+    )
+    result = run_dbt(
+        "build",
+        "--vars",
+        PLANNED_VARS,
+        "--exclude-resource-type",
+        "unit_test",
+        *plan.dbt_args(),
+        target=target,
+        env={
+            **settings.warehouse_env(),
+            "PHW_DATA_CUTOFF_DATE": cutoff,
+            **plan.dbt_env(),
+        },
+    )
+    failures = [
+        line
+        for line in result.stdout.splitlines()
+        if "ERROR" in line or "FAIL " in line or "Error" in line or "error" in line
+    ]
+    assert result.returncode == 0, (plan.summary(), failures[:40] or result.stdout[-6000:])
+    dbt_selection.save_state(state_dir, plan.next_state)
+    return plan, json.loads((target / "run_results.json").read_text())["results"]
+
+
+def _marts(admin_dsn: str, schema: str) -> dict[str, list]:
+    with psycopg.connect(admin_dsn) as conn:
+        tables = [
+            t
+            for (t,) in conn.execute(
+                "select table_name from information_schema.tables where table_schema = %s"
+                " and table_type = 'BASE TABLE' order by 1",
+                (schema,),
+            ).fetchall()
+            if t not in BUILD_STAMPED_MARTS
+        ]
+        return {
+            t: sorted(map(repr, conn.execute(f'select * from "{schema}"."{t}"').fetchall()))
+            for t in tables
+        }
+
+
+def test_planned_daily_build_with_scoped_tests_equals_a_full_refresh(
+    district: Path, warehouse_settings, admin_dsn: str, loader_dsn: str, tmp_path
+) -> None:
+    wipe_raw(admin_dsn)
+    kept = dbt_selection.private_dir(tmp_path / "kept")
+    _ingest(loader_dsn, district, DAY_BEFORE, "day1")
+    drops = tmp_path / "drops"
+    (drops / "population").mkdir(parents=True)
+    for csv in (district / "population").glob("*.csv"):
+        (drops / "population" / csv.name).write_bytes(csv.read_bytes())
+    file_drops.ingest_drop_folder(loader_dsn, drops, "planned")
+    _dated_tomorrow(loader_dsn)
+    first, _ = _planned_build(warehouse_settings, admin_dsn, kept, DAY_BEFORE)
+    assert first.full and first.tests_loaded_after == ""
+    # no new rows, the same cut-off: only the marts (a new candidate schema each run)
+    again, _ = _planned_build(warehouse_settings, admin_dsn, kept, DAY_BEFORE)
+    assert not again.full
+    assert set(again.changed_sources) <= {"ingestion.quarantine"}  # no loaded_at: always
+    assert "stg_platform__residents" in again.skipped
+    assert "stg_platform__stat_population" in again.skipped
+    assert "int_records__person_windows" in again.skipped
+
+    _ingest(loader_dsn, district, AS_OF, "day2")
+    _late_changes(loader_dsn)
+    plan, results = _planned_build(warehouse_settings, admin_dsn, kept, AS_OF)
+    assert not plan.full and plan.tests_loaded_after
+    assert {"platform.htn_followups", "platform.residents"} <= set(plan.changed_sources)
+    assert "int_records__person_windows" in plan.select
+    if "platform.org_units" not in plan.changed_sources:
+        assert "stg_platform__org_units" in plan.skipped
+    # the data tests of the incremental models check the rows loaded since the last build
+    bound = f"timestamptz '{plan.tests_loaded_after}'"
+    scoped = {r["unique_id"] for r in results if bound in (r.get("compiled_code") or "")}
+    assert any("_stg_platform__residents_" in t for t in scoped), sorted(scoped)[:5]
+    assert any("_int_person_changes_" in t for t in scoped), sorted(scoped)[:5]
+    assert not any("fct_indicator_values" in t for t in scoped)  # marts: every row
+    incremental = {t: _rows(admin_dsn, t, k) for t, k in INCREMENTAL_TABLES.items()}
+    incremental_marts = _marts(admin_dsn, "marts")
+    assert incremental_marts["fct_indicator_values"]
+
+    full, results = _planned_build(warehouse_settings, admin_dsn, kept, AS_OF, full_refresh=True)
+    assert full.full and not any(
+        "timestamptz '" in (r.get("compiled_code") or "") for r in results
+    )  # every test unscoped
+    assert not _differences(
+        incremental, {t: _rows(admin_dsn, t, k) for t, k in INCREMENTAL_TABLES.items()}
+    )
+    full_marts = _marts(admin_dsn, "marts")
+    assert incremental_marts.keys() == full_marts.keys()
+    differing = [t for t in full_marts if incremental_marts[t] != full_marts[t]]
+    assert not differing, differing

@@ -4,6 +4,7 @@
         unique_key='person_key',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        meta={'tests_scope': {'column': 'last_loaded_at', 'kind': 'loaded_after'}},
     )
 }}
 
