@@ -101,10 +101,9 @@ def test_transform_builds_a_candidate_that_the_gate_validates_before_publication
     and publish_marts (the `marts` asset) only after the gate."""
     dag = dagbag.dags["warehouse_transform"]
     producer = dag.get_task("dbt.dbt_producer_watcher")
-    assert producer.vars == {
-        "marts_schema": "marts_candidate",
-        "data_cutoff_date": "{{ phw_data_cutoff_date(dag_run) }}",  # the run's (test_run_keys)
-    }
+    assert producer.vars == {"marts_schema": "marts_candidate"}
+    # the run's cut-off (test_run_keys), in the environment: dbt keeps its partial parse
+    assert producer.env == {"PHW_DATA_CUTOFF_DATE": "{{ phw_data_cutoff_date(dag_run) }}"}
     gate, publish = dag.get_task("quality_gate"), dag.get_task("publish_marts")
     assert publish.upstream_task_ids == {"quality_gate"}
     assert [o.name for o in publish.outlets] == ["marts"]

@@ -111,16 +111,16 @@ def _render(task, dag_run: SimpleNamespace):
     ],
 )
 def test_every_dbt_task_and_the_gate_get_the_runs_cutoff(transform, end, run_after, cutoff):
-    """dbt's var `data_cutoff_date` and the quality gate's cut-off (which the publication
-    records) are the same date, derived from the run, whatever day the task runs."""
+    """dbt's `data_cutoff_date` (environment variable PHW_DATA_CUTOFF_DATE) and the quality
+    gate's cut-off (which the publication records) are the same date, derived from the run,
+    whatever day the task runs."""
     run = _run(end, run_after)
     dbt_tasks = [t for t in transform.tasks if "vars" in t.template_fields]  # Cosmos' operators
     assert any(t.task_id == "dbt.dbt_producer_watcher" for t in dbt_tasks)
     for task in dbt_tasks:
         rendered = _render(task, run)
-        assert rendered.vars == {"marts_schema": "marts_candidate", "data_cutoff_date": cutoff}, (
-            task.task_id
-        )
+        assert rendered.vars == {"marts_schema": "marts_candidate"}, task.task_id
+        assert rendered.env == {"PHW_DATA_CUTOFF_DATE": cutoff}, task.task_id
     gate = _render(transform.get_task("quality_gate"), run)
     assert list(gate.op_args) == [cutoff]
 

@@ -18,6 +18,7 @@ from phwarehouse.quality.checks import CANDIDATE_SCHEMA
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 DBT_EXECUTABLE = Path(sys.prefix) / "bin" / "dbt"
+CUTOFF_ENV = "PHW_DATA_CUTOFF_DATE"  # the var data_cutoff_date's default (dbt_project.yml)
 
 
 def project_config() -> ProjectConfig:
@@ -59,7 +60,9 @@ def operator_args() -> dict[str, object]:
     `full_refresh` follows the run's `full_refresh` param: the incremental models are rebuilt
     from scratch (needed after a change of seeds, vars or org units). The marts are built into
     `marts_candidate` (var `marts_schema`), never straight into the published `marts`. The var
-    `data_cutoff_date` is the run's cut-off (`data_cutoff`: the DAG needs its MACROS).
+    `data_cutoff_date` is the run's cut-off (`data_cutoff`: the DAG needs its MACROS), passed in
+    the environment (CUTOFF_ENV, read by dbt_project.yml): a --vars value that changes every day
+    would make dbt parse the whole project in every run instead of partially.
     """
     return {
         **CONSUMER_ARGS,
@@ -68,8 +71,8 @@ def operator_args() -> dict[str, object]:
             # write-audit-publish: dbt writes the marts into the candidate schema; the quality
             # gate validates it and publishes it into `marts` (phwarehouse.quality.publish)
             "marts_schema": CANDIDATE_SCHEMA,
-            "data_cutoff_date": data_cutoff.TEMPLATE,
         },
+        "env": {CUTOFF_ENV: data_cutoff.TEMPLATE},
     }
 
 
