@@ -114,3 +114,30 @@ def test_a_replayed_chunk_changes_nothing(conn: psycopg.Connection) -> None:
     counts = load(conn, "b2", *chunk)
     assert (counts.loaded, counts.duplicates, counts.deletions) == (0, 3, 1)
     assert conn.execute(f"select * from raw.{ENTITY} order by 1, 2").fetchall() == before
+
+
+def indexes(conn: psycopg.Connection) -> set[str]:
+    rows = conn.execute(
+        "select indexname from pg_indexes where schemaname = 'raw' and tablename = %s", (ENTITY,)
+    )
+    return {name for (name,) in rows}
+
+
+def test_the_raw_table_keeps_only_the_indexes_its_readers_use(conn: psycopg.Connection) -> None:
+    """The key, loaded_at (incremental staging, quality gate) and the versions with field
+    issues; a table of an earlier release loses its is_latest and source_updated_at indexes,
+    and its rows and flags are untouched."""
+    wanted = {f"{ENTITY}_pkey", f"{ENTITY}_loaded_idx", f"{ENTITY}_issues_idx"}
+    assert indexes(conn) == wanted
+    load(conn, "b1", version("A", 1), version("A", 2), version("B", 1, deleted=True))
+    conn.execute(f"create index {ENTITY}_latest_idx on raw.{ENTITY} (record_id) where is_latest")
+    conn.execute(f"create index {ENTITY}_updated_idx on raw.{ENTITY} (source_updated_at)")
+    conn.commit()
+    before = conn.execute(f"select * from raw.{ENTITY} order by 1, 2").fetchall()
+    raw_store.ensure_entity_table(conn, ENTITY)
+    conn.commit()
+    assert indexes(conn) == wanted
+    assert conn.execute(f"select * from raw.{ENTITY} order by 1, 2").fetchall() == before
+    load(conn, "b2", version("A", 3))
+    assert flags(conn)[("A", 2)] == (False, False)
+    assert flags(conn)[("A", 3)] == (True, False)

@@ -205,13 +205,50 @@ def _field_issues(contract: EntityContract, obj: dict) -> tuple[dict, tuple[Fiel
     return payload, tuple(issues)
 
 
+#: kinds of typed field whose usual valid values `_type_issues` recognises without `_type_issue`
+_INTEGER, _NUMBER, _DATE, _OTHER = range(4)
+_TYPED_CHECKS: dict[str, tuple[tuple[str, int], ...]] = {}
+
+
+def _typed_checks(contract: EntityContract) -> tuple[tuple[str, int], ...]:
+    """Each typed field of the entity with its kind (cached by entity)."""
+    checks = _TYPED_CHECKS.get(contract.name)
+    if checks is None:
+
+        def kind(field: str) -> int:
+            if field in contract.integer_fields:
+                return _INTEGER
+            if field in contract.numeric_fields:
+                return _NUMBER
+            return _DATE if field in contract.date_fields else _OTHER
+
+        checks = tuple((f, kind(f)) for f in sorted(_typed_fields(contract)))
+        _TYPED_CHECKS[contract.name] = checks
+    return checks
+
+
 def _type_issues(contract: EntityContract, payload: dict) -> tuple[FieldIssue, ...]:
-    """The issues of a payload whose every value is storable: its typed fields' only."""
-    typed = _typed_fields(contract)
+    """The issues of a payload whose every value is storable: its typed fields' only, in the
+    payload's order. A plain integer within bounds, a finite number or a valid date is
+    accepted here; any other value is judged by `_type_issue`."""
     issues: list[FieldIssue] = []
-    for field, value in payload.items():
-        if field in typed and value is not None and value != "":
-            _add_type_issue(issues, contract, field, value)
+    for field, kind in _typed_checks(contract):
+        value = payload.get(field)
+        if value is None or value == "":
+            continue
+        number = type(value)
+        if kind == _INTEGER:
+            if number is int and -INTEGER_LIMIT < value < INTEGER_LIMIT:
+                continue
+        elif kind == _NUMBER:
+            if (number is int and abs(value) < 1e300) or (number is float and math.isfinite(value)):
+                continue
+        elif kind == _DATE and parse_date(value) is not None:
+            continue
+        _add_type_issue(issues, contract, field, value)
+    if len(issues) > 1:
+        order = {field: i for i, field in enumerate(payload)}
+        issues.sort(key=lambda issue: order[issue.field])
     return tuple(issues)
 
 
@@ -229,7 +266,9 @@ def _envelope_violation(
     """Why the record cannot be kept at all (besides its id), or None; `updated_at` is the
     record's parsed `updated_at`."""
     version = obj.get("version")
-    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_VERSION:
+    if type(version) is not int and (isinstance(version, bool) or not isinstance(version, int)):
+        return "invalid_version"
+    if not 1 <= version <= MAX_VERSION:
         return "invalid_version"
     if updated_at is None:
         return "invalid_updated_at"
@@ -239,9 +278,11 @@ def _envelope_violation(
         return None
     if contract.person_ref:
         ref = obj.get(contract.person_ref)
-        if ref in (None, ""):
+        if type(ref) is str and ref and ref.isascii() and "\x00" not in ref:
+            pass  # the usual reference, spared the checks below
+        elif ref in (None, ""):
             return f"missing_person_ref:{contract.person_ref}"
-        if not isinstance(ref, str | int) or isinstance(ref, bool) or not storable(ref):
+        elif not isinstance(ref, str | int) or isinstance(ref, bool) or not storable(ref):
             return f"invalid_person_ref:{contract.person_ref}"
     if contract.event_date:
         raw_date = obj.get(contract.event_date)
@@ -258,6 +299,8 @@ def _envelope_violation(
 def _record_id_violation(obj: dict) -> str | None:
     """Why the record's id cannot be stored, or None."""
     record_id = obj.get("record_id")
+    if type(record_id) is str and record_id and record_id.isascii() and "\x00" not in record_id:
+        return None if record_id.strip() else "invalid_record_id"  # the usual id, spared below
     if record_id in (None, ""):
         return "missing_record_id"
     if isinstance(record_id, bool) or not isinstance(record_id, str | int):
