@@ -3,7 +3,8 @@
 Generates (or reuses) the district profile — 600,000 residents, 3 years — serves it with the
 platform simulator as of two days before the as-of date, ingests every entity into a throwaway
 PostgreSQL cluster, then ingests the next two one-day increments. Prints wall times, records/s
-and peak memory of the ingest process and of the server. The initial ingest is set against two
+and peak memory of the ingest process and of the server, and the initial ingest's CPU per
+record (ingest processes, the whole PostgreSQL cluster, the server). It is set against two
 anchors run in the same cluster on the same feed lines: one `COPY` stream of the lines into a
 temporary table with a single jsonb column, and a naive pandas `read_json` + `to_sql` loader
 (lines either anchor cannot load — malformed, NUL, lone surrogates, non-finite or over-long
@@ -58,6 +59,34 @@ def _peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu(pid: int, children: bool = False) -> float:
+    """CPU seconds (user + system) of process `pid`, with its reaped children's if asked."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks / _TICK
+
+
+def pg_cpu(settings) -> float:
+    """CPU seconds the cluster has used so far: the postmaster, its live processes and the
+    backends it has reaped (a loader's backend ends with its connection)."""
+    try:
+        postmaster = int((settings.pgdata / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+    total = _proc_cpu(postmaster, children=True)
+    for child in Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split():
+        total += _proc_cpu(int(child), children=True)
+    return total
+
+
 def _serve(data: Path, port: int, as_of: str) -> subprocess.Popen:
     proc = subprocess.Popen(
         [
@@ -81,9 +110,15 @@ def _serve(data: Path, port: int, as_of: str) -> subprocess.Popen:
     return proc
 
 
-def _ingest_some(args: tuple[str, str, list[str], str]) -> tuple[dict[str, int], float]:
+def _cpu_self() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _ingest_some(args: tuple[str, str, list[str], str]) -> tuple[dict[str, float], float]:
     dsn, url, entities, batch = args
-    totals = {"received": 0, "loaded": 0, "quarantined": 0, "duplicates": 0}
+    cpu = _cpu_self()
+    totals: dict[str, float] = {"received": 0, "loaded": 0, "quarantined": 0, "duplicates": 0}
     until = datetime.now(UTC) + timedelta(days=3650)
     with PlatformClient(url, TOKEN, page_size=5000, timeout=60) as client:
         for entity in entities:
@@ -91,10 +126,11 @@ def _ingest_some(args: tuple[str, str, list[str], str]) -> tuple[dict[str, int],
             assert counts.reconciles, (entity, counts)
             for key in totals:
                 totals[key] += getattr(counts, key)
+    totals["cpu"] = _cpu_self() - cpu
     return totals, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def ingest_all(dsn: str, url: str, batch: str, workers: int) -> tuple[dict[str, int], float]:
+def ingest_all(dsn: str, url: str, batch: str, workers: int) -> tuple[dict[str, float], float]:
     """Ingest every entity, spread over `workers` processes (largest entities first)."""
     sizes = {e: 0 for e in ENTITIES}
     shares: list[list[str]] = [[] for _ in range(workers)]
@@ -103,7 +139,13 @@ def ingest_all(dsn: str, url: str, batch: str, workers: int) -> tuple[dict[str, 
         i = load.index(min(load))
         shares[i].append(entity)
         load[i] += _feed_size(url, entity)
-    totals = {"received": 0, "loaded": 0, "quarantined": 0, "duplicates": 0}
+    totals: dict[str, float] = {
+        "received": 0,
+        "loaded": 0,
+        "quarantined": 0,
+        "duplicates": 0,
+        "cpu": 0.0,
+    }
     peak = 0.0
     with ProcessPoolExecutor(workers) as pool:
         for part, rss in pool.map(_ingest_some, [(dsn, url, s, batch) for s in shares if s]):
@@ -171,7 +213,9 @@ def feed_lines(data: Path, as_of: str) -> tuple[dict[str, list[bytes]], int]:
     return lines, left_out
 
 
-def copy_anchor(admin_dsn: str, lines: dict[str, list[bytes]]) -> tuple[int, float]:
+def copy_anchor(
+    admin_dsn: str, lines: dict[str, list[bytes]], settings=None
+) -> tuple[int, float, float]:
     """One COPY stream of every line into a temporary table with one jsonb column."""
     import psycopg
 
@@ -185,15 +229,17 @@ def copy_anchor(admin_dsn: str, lines: dict[str, list[bytes]]) -> tuple[int, flo
     with psycopg.connect(admin_dsn) as conn:
         conn.execute("create temp table anchor_copy (payload jsonb)")
         conn.commit()
+        cpu = pg_cpu(settings) if settings is not None else float("nan")
         started = time.monotonic()
         with conn.cursor().copy("copy anchor_copy (payload) from stdin") as copy:
             for block in blocks:
                 copy.write(block)
         conn.commit()
         elapsed = time.monotonic() - started
+        cpu = pg_cpu(settings) - cpu if settings is not None else cpu
         copied = conn.execute("select count(*) from anchor_copy").fetchone()[0]
     assert copied == rows, (copied, rows)
-    return rows, elapsed
+    return rows, elapsed, cpu
 
 
 def pandas_anchor(engine_url: str, lines: dict[str, list[bytes]]) -> tuple[int, float]:
@@ -224,7 +270,7 @@ def run_anchors(settings, data: Path, as_of: str, ingest_rate: float) -> None:
     """Time both anchors on the lines of the initial ingest and print the ratios."""
     lines, left_out = feed_lines(data, as_of)
     admin = settings.pg.admin_url(settings.warehouse_db)
-    copied, copy_s = copy_anchor(admin, lines)
+    copied, copy_s, copy_cpu = copy_anchor(admin, lines, settings)
     pg = settings.pg
     engine_url = pg.url(
         pg.admin_user, pg.admin_password, settings.warehouse_db, "postgresql+psycopg"
@@ -234,7 +280,8 @@ def run_anchors(settings, data: Path, as_of: str, ingest_rate: float) -> None:
     print(
         f"anchors on the same {copied:,} lines ({left_out:,} served lines they cannot load "
         f"left out):\n"
-        f"  COPY into one jsonb column, one stream: {copy_s:.1f}s = {copy_rate:,.0f} records/s\n"
+        f"  COPY into one jsonb column, one stream: {copy_s:.1f}s = {copy_rate:,.0f} records/s"
+        f" (PostgreSQL CPU {copy_cpu * 1e6 / copied:.1f} us per record)\n"
         f"  pandas read_json + to_sql: {pandas_s:.1f}s = {pandas_rate:,.0f} records/s\n"
         f"  ingest / COPY = {_ratio(ingest_rate, copy_rate)}; "
         f"ingest / pandas = {_ratio(ingest_rate, pandas_rate)}"
@@ -414,9 +461,12 @@ def main() -> None:
 
         server = _serve(data, port, two_days_before)
         try:
+            server_cpu, db_cpu = _proc_cpu(server.pid), pg_cpu(settings)
             started = time.monotonic()
             totals, peak = ingest_all(dsn, url, "initial", args.workers)
             elapsed = time.monotonic() - started
+            server_cpu = _proc_cpu(server.pid) - server_cpu
+            db_cpu = pg_cpu(settings) - db_cpu
             server_peak = _peak_rss_mib(server.pid)
         finally:
             server.terminate()
@@ -428,6 +478,11 @@ def main() -> None:
             f"duplicates {totals['duplicates']:,})"
         )
         print(f"  peak RSS: ingest process {peak:.0f} MiB, platform server {server_peak:.0f} MiB")
+        per = 1e6 / max(totals["received"], 1)
+        print(
+            f"  CPU per record: ingest (Python) {totals['cpu'] * per:.1f} us, "
+            f"PostgreSQL {db_cpu * per:.1f} us, platform server {server_cpu * per:.1f} us"
+        )
         ingest_rate = totals["received"] / elapsed
         _age_loads(settings, "initial", days=2)
         _one_day(settings, data, port, url, day_before, "day1", args.workers)
