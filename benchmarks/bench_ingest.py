@@ -41,7 +41,7 @@ from phwarehouse.ingestion.platform_ingest import ingest_entity
 from phwarehouse.ingestion.validation import storable
 from phwarehouse.platform.feed import FeedStore
 from phwarehouse.platform.server import cutoff_of
-from phwarehouse.settings import load_settings
+from phwarehouse.settings import DBT_TARGET, load_settings
 from phwarehouse.stack import manage, pgcluster
 from phwarehouse.stack.processes import free_port, http_ok, wait_for
 
@@ -351,8 +351,12 @@ def _time_dbt(settings, label: str, cutoff: str, full_refresh: bool = False, *ex
         str(target),
         "--log-path",
         str(target / "logs"),
+        # the pipeline's target (no macro harnesses), writing `marts` itself as before
+        # (bench_exports reads it): without the var, prod builds into marts_candidate
+        "--target",
+        DBT_TARGET,
         "--vars",
-        f"{{data_cutoff_date: '{cutoff}'}}",
+        f"{{data_cutoff_date: '{cutoff}', marts_schema: marts}}",
         # as in production (warehouse_transform): unit tests belong to CI, not to every run
         "--exclude-resource-type",
         "unit_test",

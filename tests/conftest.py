@@ -93,8 +93,17 @@ def wipe_raw(admin_dsn: str) -> None:
 DBT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 
 
-def run_dbt(*args: str, target: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    """Run dbt (of this venv) on the project with its own target/log folder and `env` added."""
+#: the dbt target of the tests (dbt_project/profiles.yml): schema names verbatim, as the pipeline's
+#: `prod`, so the tests query staging / intermediate / marts of their throwaway cluster, and the
+#: CI-only macro harnesses (models/intermediate/macro_checks) built with their unit and data tests
+TEST_DBT_TARGET = "ci"
+
+
+def run_dbt(
+    *args: str, target: Path, env: dict[str, str], dbt_target: str = TEST_DBT_TARGET
+) -> subprocess.CompletedProcess:
+    """Run dbt (of this venv) on the project with its own target/log folder and `env` added;
+    `dbt_target` is the profile's target (`--target`), `ci` unless a test says otherwise."""
     return subprocess.run(
         [
             str(Path(sys.prefix) / "bin" / "dbt"),
@@ -103,6 +112,8 @@ def run_dbt(*args: str, target: Path, env: dict[str, str]) -> subprocess.Complet
             str(DBT_DIR),
             "--profiles-dir",
             str(DBT_DIR),
+            "--target",
+            dbt_target,
             "--target-path",
             str(target),
             "--log-path",

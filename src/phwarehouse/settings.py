@@ -14,6 +14,12 @@ from urllib.parse import quote, urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
+#: the dbt target (dbt_project/profiles.yml) of every pipeline run: the transform DAG (Cosmos),
+#: `phw up`'s `dbt parse` and the key rotation's rebuild. Verbatim schema names, no CI-only
+#: macro harnesses; a developer's `dbt build` defaults to `dev` (prefixed schemas), the tests
+#: use `ci`.
+DBT_TARGET = "prod"
+
 # Secrets generated once per PHW_HOME and kept in credentials.env (mode 0600).
 GENERATED_SECRETS = (
     "PHW_PG_ADMIN_PASSWORD",

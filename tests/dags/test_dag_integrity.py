@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from phwarehouse.settings import DBT_TARGET
+
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 
 
@@ -24,6 +26,8 @@ def dagbag():
             str(project),
             "--profiles-dir",
             str(project),
+            "--target",
+            DBT_TARGET,  # prod, as `phw up` (manage.dbt_parse)
             "--quiet",
         ],
         check=True,
@@ -116,3 +120,12 @@ def test_publication_dag_rolls_back_or_republishes(dagbag) -> None:
     dag = dagbag.dags["marts_publication"]
     assert dag.params["action"] == "rollback"
     assert [o.name for o in dag.get_task("change_publication").outlets] == ["marts"]
+
+
+def test_transform_runs_dbt_target_prod_without_the_macro_harnesses(dagbag) -> None:
+    """The pipeline's dbt target is prod (verbatim schemas); the CI-only harnesses of
+    models/intermediate/macro_checks are disabled there, so no task builds or tests them."""
+    dag = dagbag.dags["warehouse_transform"]
+    producer = dag.get_task("dbt.dbt_producer_watcher")
+    assert producer.profile_config.target_name == "prod"
+    assert [t.task_id for t in dag.tasks if "macro_check" in t.task_id] == []

@@ -15,6 +15,7 @@ import yaml
 
 from phwarehouse.pipeline import data_cutoff
 from phwarehouse.platform import schema
+from phwarehouse.settings import DBT_TARGET
 
 ROOT = Path(__file__).resolve().parents[2]
 DAGS = ROOT / "dags"
@@ -91,7 +92,7 @@ def transform():
     manifest = ROOT / "dbt_project" / "target" / "manifest.json"
     if not manifest.exists():  # Cosmos renders from it (else it runs `dbt ls`)
         project = str(ROOT / "dbt_project")
-        dirs = ["--project-dir", project, "--profiles-dir", project]
+        dirs = ["--project-dir", project, "--profiles-dir", project, "--target", DBT_TARGET]
         subprocess.run([f"{sys.prefix}/bin/dbt", "parse", *dirs], check=True, capture_output=True)
     return _bag("warehouse_transform")["warehouse_transform"]
 

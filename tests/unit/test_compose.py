@@ -117,3 +117,13 @@ def test_airflow_init_creates_the_same_users(compose: dict) -> None:
     assert "phwarehouse.stack.airflow_users" in " ".join(init["command"])
     for user in airflow_users.USERS:
         assert airflow_users.password_variable(user) in init["environment"], user
+
+
+def test_airflow_runs_dbt_with_the_pipelines_target(compose: dict, local: dict) -> None:
+    """Target prod (verbatim schemas, no macro harnesses) in the containers as in `phw up`."""
+    from phwarehouse.settings import DBT_TARGET
+
+    assert local["airflow"]["DBT_TARGET"] == DBT_TARGET == "prod"
+    for component in COMPONENTS:
+        environment = compose["services"][f"airflow-{component}"]["environment"]
+        assert environment["DBT_TARGET"] == DBT_TARGET, component

@@ -14,6 +14,7 @@ from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavi
 
 from phwarehouse.pipeline import data_cutoff
 from phwarehouse.quality.checks import CANDIDATE_SCHEMA
+from phwarehouse.settings import DBT_TARGET
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
@@ -34,7 +35,7 @@ def project_config() -> ProjectConfig:
 def profile_config() -> ProfileConfig:
     return ProfileConfig(
         profile_name="public_health",
-        target_name="dev",
+        target_name=DBT_TARGET,  # prod: verbatim schemas, no macro harnesses (profiles.yml)
         profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml",
     )
 

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from phwarehouse.pipeline import alerts
-from phwarehouse.settings import Settings
+from phwarehouse.settings import DBT_TARGET, Settings
 from phwarehouse.stack import airflow_users
 from phwarehouse.stack.processes import Service
 
@@ -30,6 +30,8 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         **settings.warehouse_env(),
         "PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
         "AIRFLOW_HOME": str(home),
+        # the pipeline's dbt target (profiles.yml): Cosmos passes it too; also any dbt a task runs
+        "DBT_TARGET": DBT_TARGET,
         "AIRFLOW__CORE__DAGS_FOLDER": str(settings.root / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",

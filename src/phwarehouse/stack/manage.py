@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from phwarehouse.settings import Settings
+from phwarehouse.settings import DBT_TARGET, Settings
 from phwarehouse.stack import airflow_service, pgcluster, private, processes, superset_service
 from phwarehouse.stack.processes import Service
 
@@ -55,8 +55,9 @@ def platform_service(settings: Settings) -> Service:
 
 
 def run_dbt(settings: Settings, *args: str) -> None:
-    """Run dbt on the project as the transformer, with umask 077: dbt_project/target and logs
-    (manifest, partial parse, compiled SQL) are readable by this user only."""
+    """Run dbt on the project as the transformer, target prod (the pipeline's: verbatim schema
+    names, no macro harnesses), with umask 077: dbt_project/target and logs (manifest, partial
+    parse, compiled SQL) are readable by this user only."""
     import os
     import subprocess
 
@@ -69,6 +70,8 @@ def run_dbt(settings: Settings, *args: str) -> None:
             str(project),
             "--profiles-dir",
             str(project),
+            "--target",
+            DBT_TARGET,
         ],
         env={**os.environ, **settings.warehouse_env()},
         capture_output=True,

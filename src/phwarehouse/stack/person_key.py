@@ -254,7 +254,9 @@ def rebuild_person_keyed_models(settings: Settings, say: Callable[[str], None], 
             "--exclude",
             "resource_type:unit_test",
             "--vars",
-            json.dumps({"data_cutoff_date": cutoff}),
+            # target prod builds the marts into marts_candidate unless told: the rotation
+            # rebuilds the published marts themselves, as before (same numbers, new keys)
+            json.dumps({"data_cutoff_date": cutoff, "marts_schema": "marts"}),
         )
     elif how != "none":
         raise ValueError(f"unknown rebuild mode {how!r}")

@@ -3,6 +3,8 @@
 Least privilege in the warehouse:
 - loader (`phw_loader`) owns `raw` (personal data as received) and `ops` (ingestion bookkeeping);
 - transformer (`phw_transformer`, dbt and GX) reads `raw`/`ops` and owns the modelled schemas;
+  it may create schemas (CREATE on the database), so dbt's target `dev` writes its prefixed
+  `dev_*` schemas (dbt_project/profiles.yml), on which no other role is granted anything;
 - quality (`phw_quality`, the GX checks of the quality gate) reads `raw`, `ops`, `reference` and
   the candidate marts it validates (granted by the transformer before each run) and owns only
   `quality`, where it writes its results;
