@@ -156,17 +156,27 @@ def _open_dashboard(logged_in, settings, dashboard, name: str):
         print(f"{dashboard.slug}: grid not drawn, reload {reloads} (errors: {errors}; {blank})")
         page.reload(wait_until="domcontentloaded")
     page.diagnostics = errors  # type: ignore[attr-defined]
-    page.screenshot(path=str(SCREENSHOTS / f"{name}_{dashboard.slug}.png"), full_page=True)
+    # a full-page screenshot resizes the page, and the grid redraws every chart (seen blank in
+    # CI and in the screenshots): make the viewport the page's height, shoot the viewport
+    height = page.evaluate("document.documentElement.scrollHeight")
+    if height > page.viewport_size["height"]:
+        page.set_viewport_size({"width": page.viewport_size["width"], "height": height})
+        _drawn_and_settled(page, len(dashboard.charts))
+    page.screenshot(path=str(SCREENSHOTS / f"{name}_{dashboard.slug}.png"))
     page.remove_listener("response", record)
     return page, responses
 
 
 def _drawn_and_settled(page, charts: int) -> bool:
-    """Every chart drawn, and still drawn once the charts' animations have ended."""
+    """Every chart drawn, and still (or again) drawn over the next seconds: in CI the grid was
+    once drawn, then blank when the screenshot was taken a moment later."""
     if not _wait_drawn(page, charts, 60):
         return False
-    page.wait_for_timeout(1500)
-    return page.locator("[data-test-chart-id]").count() >= charts
+    for _ in range(3):
+        page.wait_for_timeout(1500)
+        if not _wait_drawn(page, charts, 30):
+            return False
+    return True
 
 
 def _wait_drawn(page, charts: int, seconds: float) -> bool:
@@ -178,6 +188,7 @@ def _wait_drawn(page, charts: int, seconds: float) -> bool:
 
 
 def _assert_no_chart_error(page, dashboard) -> None:
+    _wait_drawn(page, len(dashboard.charts), 30)
     drawn = page.locator("[data-test-chart-id]").count()
     assert drawn == len(dashboard.charts), (dashboard.slug, drawn, page.diagnostics[-20:])
     holders = page.locator("[data-test='dashboard-component-chart-holder']")
