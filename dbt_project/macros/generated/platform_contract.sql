@@ -255,3 +255,32 @@
         ],
     }) }}
 {%- endmacro %}
+
+{% macro platform_entity_keys() -%}
+    {#- entity -> its person_refs (the payload fields naming a resident's EHR, the
+        contract's person reference first), event_date (the field dating the record, or
+        none) and dynamic_record (a dynamic EHR record, spec §2 EHR_USAGE) -#}
+    {{ return({
+        'org_units': {'person_refs': [], 'event_date': none, 'dynamic_record': false},
+        'residents': {'person_refs': [], 'event_date': 'ehr_created_on', 'dynamic_record': false},
+        'family_doctor_contracts': {'person_refs': ['person_record_id'], 'event_date': 'start_date', 'dynamic_record': false},
+        'htn_registry': {'person_refs': ['person_record_id'], 'event_date': 'enrolled_on', 'dynamic_record': false},
+        't2d_registry': {'person_refs': ['person_record_id'], 'event_date': 'enrolled_on', 'dynamic_record': false},
+        'smd_registry': {'person_refs': ['person_record_id'], 'event_date': 'enrolled_on', 'dynamic_record': false},
+        'htn_followups': {'person_refs': ['person_record_id'], 'event_date': 'followup_date', 'dynamic_record': true},
+        't2d_followups': {'person_refs': ['person_record_id'], 'event_date': 'followup_date', 'dynamic_record': true},
+        'smd_followups': {'person_refs': ['person_record_id'], 'event_date': 'followup_date', 'dynamic_record': true},
+        'health_exams': {'person_refs': ['person_record_id'], 'event_date': 'exam_date', 'dynamic_record': true},
+        'pregnancies': {'person_refs': ['person_record_id'], 'event_date': 'registered_on', 'dynamic_record': true},
+        'prenatal_exams': {'person_refs': ['person_record_id'], 'event_date': 'exam_date', 'dynamic_record': true},
+        'deliveries': {'person_refs': ['person_record_id'], 'event_date': 'delivery_date', 'dynamic_record': true},
+        'postpartum_visits': {'person_refs': ['person_record_id'], 'event_date': 'visit_date', 'dynamic_record': true},
+        'postpartum_42d_checks': {'person_refs': ['person_record_id'], 'event_date': 'check_date', 'dynamic_record': true},
+        'newborn_visits': {'person_refs': ['person_record_id', 'mother_person_record_id'], 'event_date': 'visit_date', 'dynamic_record': true},
+        'child_health_checks': {'person_refs': ['person_record_id'], 'event_date': 'check_date', 'dynamic_record': true},
+        'child_tcm_guidance': {'person_refs': ['person_record_id'], 'event_date': 'guidance_date', 'dynamic_record': true},
+        'vaccinations': {'person_refs': ['person_record_id'], 'event_date': 'vaccination_date', 'dynamic_record': true},
+        'deaths': {'person_refs': ['person_record_id'], 'event_date': 'death_date', 'dynamic_record': false},
+        'report_submissions': {'person_refs': [], 'event_date': 'report_month', 'dynamic_record': false},
+    }) }}
+{%- endmacro %}

@@ -2,7 +2,8 @@
 
 Per entity: its fields (name, type, 中文表头, WS 363 identifier), its contract keys, and which
 fields are measurements (with the plausibility range staging applies, ``plausible_<name>_min`` /
-``_max`` in dbt_project.yml) or personal identifiers (never carried past staging). The simulator
+``_max`` in dbt_project.yml), personal identifiers (never carried past staging) or references to
+a resident's EHR, and which entities are dynamic EHR records (spec §2, EHR_USAGE). The simulator
 (``phwarehouse.platform``), the ingestion, ``docs/platform_schema.md``, the dbt sources and the
 staging models are generated from or driven by it (``python -m phwarehouse.contract.generate``).
 
@@ -35,6 +36,9 @@ class Field:
     plausibility: str | None = None
     #: a personal identifier (ID number, name, phone): staging does not carry it downstream
     personal: bool = False
+    #: the record_id of a resident's EHR (raw.residents): the record concerns that person (dbt
+    #: tracks changes per person through these fields, stg_platform__record_versions)
+    person_ref: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,9 @@ class Entity:
     keys: ContractKeys
     #: reference data that changes rarely: no freshness check on its raw table
     reference: bool = False
+    #: a dynamic EHR record (spec §2, EHR_USAGE: follow-ups, exams, maternal and child services,
+    #: vaccinations); contracts, registry cards and death registrations are not
+    dynamic_record: bool = False
 
     def field_names(self) -> list[str]:
         return [f.name for f in self.fields]
@@ -61,6 +68,10 @@ class Entity:
 
     def field(self, name: str) -> Field:
         return next(f for f in self.fields if f.name == name)
+
+    def person_refs(self) -> list[str]:
+        """The payload fields naming a resident's EHR, in contract order."""
+        return [f.name for f in self.payload_fields() if f.person_ref]
 
 
 def F(name: str, type_: str, required: bool, zh: str, ws: str | None = None, desc: str = ""):
@@ -87,13 +98,16 @@ ENVELOPE = (
 )
 
 PERSON = (
-    F(
-        "person_record_id",
-        "string",
-        True,
-        "居民档案记录ID",
-        None,
-        "record_id of the resident's EHR",
+    replace(
+        F(
+            "person_record_id",
+            "string",
+            True,
+            "居民档案记录ID",
+            None,
+            "record_id of the resident's EHR",
+        ),
+        person_ref=True,
     ),
     P("id_number", False, "身份证件号码", "DE02.01.030.00", "copied from the EHR"),
 )
@@ -113,9 +127,20 @@ MODE = F("followup_mode", "string", True, "随访方式", None, "face_to_face | 
 
 
 def _entity(
-    name: str, zh: str, payload: tuple[Field, ...], person: str | None, event: str | None
+    name: str,
+    zh: str,
+    payload: tuple[Field, ...],
+    person: str | None,
+    event: str | None,
+    dynamic: bool = False,
 ) -> Entity:
-    return Entity(name, zh, ENVELOPE + payload, ContractKeys("record_id", person, event))
+    return Entity(
+        name,
+        zh,
+        ENVELOPE + payload,
+        ContractKeys("record_id", person, event),
+        dynamic_record=dynamic,
+    )
 
 
 def _registry(name: str, zh: str, extra: tuple[Field, ...] = ()) -> Entity:
@@ -236,6 +261,7 @@ _add(
         ),
         "person_record_id",
         "followup_date",
+        dynamic=True,
     )
 )
 
@@ -258,6 +284,7 @@ _add(
         ),
         "person_record_id",
         "followup_date",
+        dynamic=True,
     )
 )
 
@@ -277,6 +304,7 @@ _add(
         ),
         "person_record_id",
         "followup_date",
+        dynamic=True,
     )
 )
 
@@ -326,6 +354,7 @@ _add(
         ),
         "person_record_id",
         "exam_date",
+        dynamic=True,
     )
 )
 
@@ -347,6 +376,7 @@ _add(
         ),
         "person_record_id",
         "registered_on",
+        dynamic=True,
     )
 )
 
@@ -368,6 +398,7 @@ _add(
         ),
         "person_record_id",
         "exam_date",
+        dynamic=True,
     )
 )
 
@@ -395,6 +426,7 @@ _add(
         ),
         "person_record_id",
         "delivery_date",
+        dynamic=True,
     )
 )
 
@@ -413,6 +445,7 @@ _add(
         ),
         "person_record_id",
         "visit_date",
+        dynamic=True,
     )
 )
 
@@ -429,6 +462,7 @@ _add(
         ),
         "person_record_id",
         "check_date",
+        dynamic=True,
     )
 )
 
@@ -437,9 +471,11 @@ _add(
         "newborn_visits",
         "新生儿家庭访视",
         (
-            F("person_record_id", "string", True, "新生儿档案记录ID"),
+            replace(F("person_record_id", "string", True, "新生儿档案记录ID"), person_ref=True),
             P("id_number", False, "新生儿身份证件号码", "DE02.01.030.00"),
-            F("mother_person_record_id", "string", False, "母亲档案记录ID"),
+            replace(
+                F("mother_person_record_id", "string", False, "母亲档案记录ID"), person_ref=True
+            ),
             P("mother_id_number", False, "母亲身份证件号码"),
             FACILITY,
             F("visit_date", "date", True, "访视日期"),
@@ -450,6 +486,7 @@ _add(
         ),
         "person_record_id",
         "visit_date",
+        dynamic=True,
     )
 )
 
@@ -470,6 +507,7 @@ _add(
         ),
         "person_record_id",
         "check_date",
+        dynamic=True,
     )
 )
 
@@ -486,6 +524,7 @@ _add(
         ),
         "person_record_id",
         "guidance_date",
+        dynamic=True,
     )
 )
 
@@ -504,6 +543,7 @@ _add(
         ),
         "person_record_id",
         "vaccination_date",
+        dynamic=True,
     )
 )
 

@@ -4,7 +4,9 @@
 - ``dbt_project/models/staging/platform/_platform__sources.yml``: the raw tables as dbt sources
   (one per entity, with the landing columns of ``raw_tables``, and the population table);
 - ``dbt_project/macros/generated/platform_contract.sql``: the dbt macro ``platform_contract()``,
-  each entity's payload fields, read by the staging macro ``typed_payload``;
+  each entity's payload fields, read by the staging macro ``typed_payload``, and the macro
+  ``platform_entity_keys()``, each entity's person references, event date and whether it is a
+  dynamic EHR record, read by the entity lists of ``macros/platform_entities.sql``;
 - the field tables of ``docs/platform_schema.md`` (between its ``GENERATED`` markers).
 ``python -m phwarehouse.contract.generate --check`` writes nothing and exits 1 naming the stale
 files (tests/unit/test_contract_generated.py runs the same comparison).
@@ -120,6 +122,24 @@ def render_macro() -> str:
             values = (f.name, f.type, f.measurement, f.plausibility, f.personal)
             lines.append(f"            ({', '.join(_jinja(v) for v in values)}),")
         lines.append("        ],")
+    lines += ["    }) }}", "{%- endmacro %}", ""]
+    lines += [
+        "{% macro platform_entity_keys() -%}",
+        "    {#- entity -> its person_refs (the payload fields naming a resident's EHR, the",
+        "        contract's person reference first), event_date (the field dating the record, or",
+        "        none) and dynamic_record (a dynamic EHR record, spec §2 EHR_USAGE) -#}",
+        "    {{ return({",
+    ]
+    for entity in ENTITIES.values():
+        refs = entity.person_refs()
+        if entity.keys.person_ref != (refs[0] if refs else None):
+            raise ValueError(f"{entity.name}: the person reference must be its first person_ref")
+        keys = (
+            f"'person_refs': [{', '.join(_jinja(r) for r in refs)}], "
+            f"'event_date': {_jinja(entity.keys.event_date)}, "
+            f"'dynamic_record': {_jinja(entity.dynamic_record)}"
+        )
+        lines.append(f"        '{entity.name}': {{{keys}}},")
     lines += ["    }) }}", "{%- endmacro %}"]
     return "\n".join(lines) + "\n"
 

@@ -15,27 +15,9 @@
 -#}
 {%- set cutoff_var = var('data_cutoff_date', none) -%}
 {%- set cutoff_sql = ("date '" ~ cutoff_var ~ "'") if cutoff_var else 'current_date' -%}
-{%- set service_entities = [
-    {'entity': 'family_doctor_contracts', 'date': 'start_date', 'dynamic': false},
-    {'entity': 'htn_registry', 'date': 'enrolled_on', 'dynamic': false},
-    {'entity': 't2d_registry', 'date': 'enrolled_on', 'dynamic': false},
-    {'entity': 'smd_registry', 'date': 'enrolled_on', 'dynamic': false},
-    {'entity': 'htn_followups', 'date': 'followup_date', 'dynamic': true},
-    {'entity': 't2d_followups', 'date': 'followup_date', 'dynamic': true},
-    {'entity': 'smd_followups', 'date': 'followup_date', 'dynamic': true},
-    {'entity': 'health_exams', 'date': 'exam_date', 'dynamic': true},
-    {'entity': 'pregnancies', 'date': 'registered_on', 'dynamic': true},
-    {'entity': 'prenatal_exams', 'date': 'exam_date', 'dynamic': true},
-    {'entity': 'deliveries', 'date': 'delivery_date', 'dynamic': true, 'facility': none},
-    {'entity': 'postpartum_visits', 'date': 'visit_date', 'dynamic': true},
-    {'entity': 'postpartum_42d_checks', 'date': 'check_date', 'dynamic': true},
-    {'entity': 'newborn_visits', 'date': 'visit_date', 'dynamic': true,
-     'birth': 'birth_date', 'mother': 'mother_person_record_id'},
-    {'entity': 'child_health_checks', 'date': 'check_date', 'dynamic': true},
-    {'entity': 'child_tcm_guidance', 'date': 'guidance_date', 'dynamic': true},
-    {'entity': 'vaccinations', 'date': 'vaccination_date', 'dynamic': true},
-    {'entity': 'deaths', 'date': 'death_date', 'dynamic': false, 'facility': none},
-] -%}
+{#- from the contract (macros/platform_entities.sql): entity, service-date field, dynamic,
+    facility, mother and birth-date fields -#}
+{%- set service_entities = platform_service_entities() -%}
 
 -- "not materialized": read more than once, yet inlined so the planner sees table statistics
 with ehr_map as not materialized (
@@ -62,10 +44,10 @@ services as (
             '{{ e.entity }}' as entity,
             record_id,
             person_record_id,
-            {{ e.get('mother') or 'null' }}::text as mother_person_record_id,
+            {{ e.mother or 'null' }}::text as mother_person_record_id,
             {{ e.date }} as service_date,
-            {{ e.get('facility', 'facility_code') or 'null' }}::text as facility_code,
-            {{ e.get('birth') or 'null::date' }} as record_birth_date,
+            {{ e.facility or 'null' }}::text as facility_code,
+            {{ e.birth or 'null::date' }} as record_birth_date,
             {{ 'true' if e.dynamic else 'false' }} as is_dynamic_record
         from {{ ref('stg_platform__' ~ e.entity) }}
         {% if not loop.last %}union all{% endif %}

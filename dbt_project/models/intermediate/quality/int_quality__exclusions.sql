@@ -17,23 +17,9 @@
     - merged: a duplicate EHR copy merged into its person (spec §6 duplicates).
     raw_value holds the offending measurement or code as text (never an ID number).
 -#}
-{%- set measures = [
-    {'entity': 'htn_followups', 'fields': [
-        ('sbp', 'sbp'), ('dbp', 'dbp'), ('weight_kg', 'weight_kg')]},
-    {'entity': 't2d_followups', 'fields': [
-        ('fasting_glucose_mmol_l', 'fbg'), ('sbp', 'sbp'), ('dbp', 'dbp'),
-        ('weight_kg', 'weight_kg')]},
-    {'entity': 'health_exams', 'fields': [
-        ('sbp', 'sbp'), ('dbp', 'dbp'), ('height_cm', 'height_cm'), ('weight_kg', 'weight_kg'),
-        ('fasting_glucose_mmol_l', 'fbg')]},
-    {'entity': 'pregnancies', 'fields': [
-        ('gestational_week_at_registration', 'gestational_week')]},
-    {'entity': 'prenatal_exams', 'fields': [
-        ('sbp', 'sbp'), ('dbp', 'dbp'), ('weight_kg', 'weight_kg')]},
-    {'entity': 'postpartum_visits', 'fields': [('sbp', 'sbp'), ('dbp', 'dbp')]},
-    {'entity': 'newborn_visits', 'fields': [('birth_weight_g', 'birth_weight_g')]},
-    {'entity': 'child_health_checks', 'fields': [('weight_kg', 'weight_kg')]},
-] -%}
+{#- each measurement with a plausibility range, per entity, from the contract
+    (macros/platform_entities.sql) -#}
+{%- set measures = platform_plausibility_checks() -%}
 
 -- "not materialized": read more than once, yet inlined so the planner sees table statistics
 with service_records as not materialized (
