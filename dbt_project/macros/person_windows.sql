@@ -31,7 +31,13 @@
     {#- 'full', or 'incremental|<inputs_loaded_through>|<data_cutoff_date>|<new windows t/f>|
         <windows gone t/f>' of the previous build (rendered text, not return(): sqlfluff's
         templater renders the callers too, without a database, and lints the full-build SQL) -#}
-    {%- set org_units = source('platform', 'org_units') -%}
+    {%- if not execute or (this is not none and is_incremental()) -%}
+        {#- org-unit loads, through staging: every raw version, so a new one is seen although
+            stg_platform__org_units keeps only the latest. Rendered while dbt parses the model
+            (declares it) and in an incremental build (reads it), not in a unit test (the
+            full-build SQL, which does not read it: the test need not give it) -#}
+        {%- set record_versions = ref('stg_platform__record_versions') -%}
+    {%- endif -%}
     {%- set periods = ref('int_reporting_periods') -%}
     {%- set all_periods = ref('int_periods') -%}
     {#- rendered while dbt parses the model: declares what the other helpers read -#}
@@ -49,8 +55,10 @@
                 b.data_cutoff_date::text,
                 b.data_cutoff_date > date '{{ var("data_cutoff_date") }}'
                 or exists (
-                    select from {{ org_units }} as o
-                    where o.loaded_at > {{ less_change_margin('b.inputs_loaded_through') }}
+                    select from {{ record_versions }} as o
+                    where
+                        o.entity = 'org_units'
+                        and o.loaded_at > {{ less_change_margin('b.inputs_loaded_through') }}
                 ) as needs_everything,
                 exists (
                     select from {{ periods }} as p where p.period_start > b.data_cutoff_date

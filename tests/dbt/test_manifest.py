@@ -144,3 +144,30 @@ def test_field_issues_are_read_from_every_platform_entity(manifest: dict) -> Non
     node = manifest["nodes"]["model.public_health.stg_platform__field_issues"]
     read = {s.split(".")[-1] for s in node["depends_on"]["nodes"] if s.startswith("source.")}
     assert read == set(schema.ENTITIES)
+
+
+def test_only_staging_reads_sources(manifest: dict) -> None:
+    """dbt layering: the raw tables (sources) are read by staging models alone; intermediate
+    models, marts and the macros they call read staging through ref() (issue #13)."""
+    macros = {
+        uid: m for uid, m in manifest["macros"].items() if m["package_name"] == "public_health"
+    }
+
+    def calls_source(uid: str, seen: set[str]) -> bool:
+        if uid in seen or uid not in macros:
+            return False
+        seen.add(uid)
+        macro = macros[uid]
+        return re.search(r"\bsource\s*\(", macro["macro_sql"]) is not None or any(
+            calls_source(m, seen) for m in macro["depends_on"]["macros"]
+        )
+
+    readers = []
+    for model in _models(manifest):
+        if model["fqn"][1] == "staging":
+            continue
+        sources = [n for n in model["depends_on"]["nodes"] if n.startswith("source.")]
+        via_macros = [m for m in model["depends_on"]["macros"] if calls_source(m, set())]
+        if sources or via_macros:
+            readers.append((model["name"], sources, via_macros))
+    assert readers == []

@@ -23,7 +23,7 @@ from phwarehouse.stack import person_key
 from phwarehouse.stack.provision import provision
 
 MARKER = "leak-marker-7f3c9a1e5b2d4068"  # a would-be key in dbt's environment
-PERSON_KEYED = ("stg_platform__residents", "int_person_changes")
+PERSON_KEYED = ("stg_platform__residents", "stg_platform__record_versions")
 
 
 def _files_containing(folder: Path, needles: dict[str, str]) -> list[str]:

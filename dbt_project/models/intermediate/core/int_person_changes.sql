@@ -20,61 +20,70 @@
     newborn visits), mapped to the merged person by int_person_ehr_map, or, for EHRs no longer
     in it, by the person key of the ID number in every version of that EHR (a corrected ID
     number or a deleted copy changes the person it belonged to).
+    The raw versions come from stg_platform__record_versions (one row per version and person
+    reference; only staging reads the raw tables), the entities from the contract
+    (platform_person_entities(), macros/platform_entities.sql).
     Incremental runs read only raw rows loaded since the latest loaded_at seen (less
-    incremental_change_margin_hours: a load that commits late still has its start time).
+    incremental_change_margin_hours: a load that commits late still has its start time); the
+    filters on loaded_at, entity and record_id reach each raw table's indexes through the view.
 -#}
-{%- set person_entities = [
-    'family_doctor_contracts', 'htn_registry', 't2d_registry', 'smd_registry',
-    'htn_followups', 't2d_followups', 'smd_followups', 'health_exams', 'pregnancies',
-    'prenatal_exams', 'deliveries', 'postpartum_visits', 'postpartum_42d_checks',
-    'newborn_visits', 'child_health_checks', 'child_tcm_guidance', 'vaccinations', 'deaths',
-] -%}
+{%- set person_entities = platform_person_entities() -%}
 
-with ehr_map as (
+-- "not materialized": read more than once, yet inlined so each read's filters reach the raw
+-- tables' indexes (a materialized CTE would read every raw version)
+with record_versions as not materialized (
+
+    select * from {{ ref('stg_platform__record_versions') }}
+
+),
+
+ehr_map as (
 
     select * from {{ ref('int_person_ehr_map') }}
 
 ),
 
 changed_records as (
-    {% for entity in person_entities + ['residents'] %}
-        select
-            '{{ entity }}' as entity,
-            record_id,
-            max(loaded_at) as loaded_at
-        from {{ source('platform', entity) }}
+
+    select
+        entity,
+        record_id,
+        max(loaded_at) as loaded_at
+    from record_versions
+    -- EHRs and the records that name persons (not org units)
+    where
+        person_reference is not null
         {% if is_incremental() %}
-            where loaded_at > {{ loaded_since_last_run('last_loaded_at') }}
+            and loaded_at > {{ loaded_since_last_run('last_loaded_at') }}
         {% endif %}
-        group by record_id
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    group by entity, record_id
+
 ),
 
+-- the persons named by any version of a changed record (an EHR names itself)
 touched_ehrs as (
-    {% for entity in person_entities %}
+    {% for entity in person_entities + ['residents'] %}
         select
             c.loaded_at,
-            nullif(btrim(v.payload ->> 'person_record_id'), '') as ehr_record_id
+            v.ehr_record_id
         from changed_records as c
-        inner join {{ source('platform', entity) }} as v
-            on c.entity = '{{ entity }}' and c.record_id = v.record_id
-        union all
-        {% if entity == 'newborn_visits' %}
-            select
-                c.loaded_at,
-                nullif(btrim(v.payload ->> 'mother_person_record_id'), '') as ehr_record_id
-            from changed_records as c
-            inner join {{ source('platform', entity) }} as v
-                on c.entity = '{{ entity }}' and c.record_id = v.record_id
-            union all
-        {% endif %}
-    {% endfor %}
-    select
-        loaded_at,
-        record_id as ehr_record_id
-    from changed_records
-    where entity = 'residents'
+        inner join record_versions as v
+            on c.record_id = v.record_id
+        where
+            c.entity = '{{ entity }}'
+            and v.entity = '{{ entity }}'
+            {% if is_incremental() %}
+                -- an index scan of the raw table per changed record, not a hash join over
+                -- all of it (through the view's union the planner has no statistics on
+                -- record_id, and would guess that each record has hundreds of versions)
+                and v.record_id = any(array(
+                    select k.record_id
+                    from changed_records as k
+                    where k.entity = '{{ entity }}'
+                ))
+            {% endif %}
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
 ),
 
 -- every version's ID number: an EHR whose ID number was corrected (or that was deleted) also
@@ -82,11 +91,16 @@ touched_ehrs as (
 version_ehr_keys as (
 
     select distinct
-        v.record_id as ehr_record_id,
-        {{ person_key("v.payload ->> 'id_number'", 'v.record_id') }} as person_key
-    from {{ source('platform', 'residents') }} as v
+        v.ehr_record_id,
+        v.person_key
+    from record_versions as v
     where
-        v.record_id in (select t.ehr_record_id from touched_ehrs as t)
+        v.entity = 'residents'
+        {% if is_incremental() %}
+            and v.ehr_record_id = any(array(select t.ehr_record_id from touched_ehrs as t))
+        {% else %}
+            and v.ehr_record_id in (select t.ehr_record_id from touched_ehrs as t)
+        {% endif %}
 
 ),
 
