@@ -404,3 +404,42 @@ def test_project_vars_defaults():
     }
     for measure, (lo, hi) in ranges.items():
         assert (v[f"plausible_{measure}_min"], v[f"plausible_{measure}_max"]) == (lo, hi), measure
+
+
+def test_rule_constants_match_spec():
+    """The indicator rule constants (spec §1-§2), each declared once as a project var."""
+    v = yaml.safe_load((DBT / "dbt_project.yml").read_text(encoding="utf-8"))["vars"]
+    expected = {
+        "elderly_min_age": 65,
+        "child_max_age_years": 6,
+        "chronic_service_population_min_age": 35,
+        "htn_control_sbp_limit": 140,
+        "htn_control_sbp_limit_elderly": 150,
+        "htn_control_dbp_limit": 90,
+        "t2d_control_fbg_limit": 7.0,
+        "early_registration_weeks": 13,
+        "postpartum_visit_days": 28,
+        "min_prenatal_exams": 5,
+        "newborn_visit_max_days": 28,
+        "tcm_min_age_months": 6,
+        "tcm_max_age_months": 36,
+        "maternal_death_days_after_delivery": 42,
+        "ncd_premature_min_age": 30,
+        "ncd_premature_max_age": 69,
+        "ncd_premature_band_years": 5,
+    }
+    assert {name: v.get(name) for name in expected} == expected
+
+
+def test_indicator_domains_are_the_catalogue_domains(catalogue):
+    """Each catalogue domain has its int_indicator__<domain> model, listed once in the var."""
+    domains = yaml.safe_load((DBT / "dbt_project.yml").read_text(encoding="utf-8"))["vars"][
+        "indicator_domains"
+    ]
+    assert len(domains) == len(set(domains))
+    assert set(domains) == {row["domain"] for row in catalogue.values()}
+    for domain in domains:
+        models = list(
+            (DBT / "models" / "intermediate" / "indicators").glob(f"*/int_indicator__{domain}.sql")
+        )
+        assert len(models) == 1, domain

@@ -1,39 +1,19 @@
 {#-
     Every indicator's numerator and denominator per org unit (facility, township, district) and
-    reporting period. Facility rows come from the domain models (int_indicator__<domain>); a
-    full grid of indicator × facility × period makes a zero explicit. Townships and the district
-    are SUMS of their facilities' numerators and denominators, never averages of rates.
-    OUT_NCD_PREMATURE has no simple ratio: its rows carry deaths and population aged 30–69 and
-    its value is computed from the age-band inputs in fct_ncd_premature_bands.
+    reporting period. Facility rows come from the domain models int_indicator__<domain>, one
+    per entry of var indicator_domains, all of one shape (macros/indicator_facts.sql); a full
+    grid of the catalogue's indicators × facility × period makes a zero explicit (annual-only
+    indicators: years only). Townships and the district are SUMS of their facilities'
+    numerators and denominators, never averages of rates.
 -#}
 
-with records as (
-    select * from {{ ref('int_indicator__records') }}
-),
-
-chronic as (
-    select * from {{ ref('int_indicator__chronic') }}
-),
-
-elderly as (
-    select * from {{ ref('int_indicator__elderly') }}
-),
-
-maternal as (
-    select * from {{ ref('int_indicator__maternal') }}
-),
-
-child as (
-    select * from {{ ref('int_indicator__child') }}
-),
-
-outcomes as (
-    select * from {{ ref('int_indicator__outcomes') }}
-),
-
-ncd_bands as (
-    select * from {{ ref('int_indicator__ncd_premature_bands') }}
-),
+{#- one import CTE per indicator domain (var indicator_domains) -#}
+with
+{% for domain in var('indicator_domains') %}
+    {{ domain }}_values as (
+        select * from {{ ref('int_indicator__' ~ domain) }}
+    ),
+{% endfor %}
 
 catalogue as (
     select * from {{ ref('indicator_catalogue') }}
@@ -48,84 +28,31 @@ org_units as (
 ),
 
 facility_values as (
-    select
-        indicator_code,
-        facility_code,
-        period_key,
-        numerator,
-        denominator
-    from records
-    union all
-    select
-        indicator_code,
-        facility_code,
-        period_key,
-        numerator,
-        denominator
-    from chronic
-    union all
-    select
-        indicator_code,
-        facility_code,
-        period_key,
-        numerator,
-        denominator
-    from elderly
-    union all
-    select
-        indicator_code,
-        facility_code,
-        period_key,
-        numerator,
-        denominator
-    from maternal
-    union all
-    select
-        indicator_code,
-        facility_code,
-        period_key,
-        numerator,
-        denominator
-    from child
-    union all
-    select
-        indicator_code,
-        facility_code,
-        period_key,
-        numerator,
-        denominator
-    from outcomes
-    union all
-    select
-        'OUT_NCD_PREMATURE' as indicator_code,
-        facility_code,
-        period_key,
-        sum(deaths) as numerator,
-        sum(population) as denominator
-    from ncd_bands
-    group by facility_code, period_key
-),
-
-facilities as (
-    select
-        org_unit_code as facility_code,
-        township_code,
-        district_code
-    from org_units
-    where org_level = 'facility'
+    {% for domain in var('indicator_domains') %}
+        select
+            indicator_code,
+            facility_code,
+            period_key,
+            numerator,
+            denominator
+        from {{ domain }}_values
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 ),
 
 grid as (
     select
         catalogue.indicator_code,
-        facilities.facility_code,
+        facilities.org_unit_code as facility_code,
         facilities.township_code,
         facilities.district_code,
         periods.period_key
     from catalogue
-    cross join facilities
+    cross join org_units as facilities
     cross join periods
-    where not catalogue.is_annual_only or periods.period_type = 'year'
+    where
+        facilities.org_level = 'facility'
+        and (not catalogue.is_annual_only or periods.period_type = 'year')
 ),
 
 facility_level as (

@@ -3,6 +3,7 @@
     the four major NCD cause groups and the official population, summed up the hierarchy.
     WHO SDG 3.4.1: M = deaths / population, q = 5M / (1 + 2.5M); the indicator is 1 − Π(1 − q).
 -#}
+{%- set band_years = var('ncd_premature_band_years') -%}
 
 with bands as (
     select * from {{ ref('int_indicator__ncd_premature_bands') }}
@@ -12,26 +13,20 @@ org_units as (
     select * from {{ ref('int_org_units') }}
 ),
 
-facilities as (
-    select
-        org_unit_code as facility_code,
-        township_code,
-        district_code
-    from org_units
-    where org_level = 'facility'
-),
-
 joined as (
     select
         bands.period_key,
         bands.band_start_age,
         bands.deaths,
         bands.population,
-        facilities.facility_code,
-        facilities.township_code,
-        facilities.district_code
+        bands.facility_code,
+        org_units.township_code,
+        org_units.district_code
     from bands
-    inner join facilities on bands.facility_code = facilities.facility_code
+    inner join org_units
+        on
+            bands.facility_code = org_units.org_unit_code
+            and org_units.org_level = 'facility'
 ),
 
 by_level as (
@@ -48,12 +43,14 @@ final as (
         org_unit_code,
         period_key,
         band_start_age,
-        band_start_age + 4 as band_end_age,
+        band_start_age + {{ band_years - 1 }} as band_end_age,
         deaths,
         population,
         deaths::numeric / nullif(population, 0) as mortality_rate,
-        5 * (deaths::numeric / nullif(population, 0))
-        / (1 + 2.5 * (deaths::numeric / nullif(population, 0))) as death_probability
+        -- q = nM / (1 + nM / 2) for a band of n years
+        {{ band_years }} * (deaths::numeric / nullif(population, 0))
+        / (1 + {{ band_years / 2 }} * (deaths::numeric / nullif(population, 0)))
+            as death_probability
     from by_level
 )
 

@@ -60,7 +60,8 @@ valued as (
         values_by_org.numerator,
         values_by_org.denominator,
         case
-            when values_by_org.indicator_code = 'OUT_NCD_PREMATURE' then ncd_values.value
+            -- a life table (OUT_NCD_PREMATURE): from its age bands, not the ratio
+            when catalogue.denominator_kind = 'life_table' then ncd_values.value
             else {{ rate_value('values_by_org.numerator', 'values_by_org.denominator',
                                'catalogue.multiplier') }}
         end as value
@@ -69,7 +70,7 @@ valued as (
     inner join catalogue on values_by_org.indicator_code = catalogue.indicator_code
     left join ncd_values
         on
-            values_by_org.indicator_code = 'OUT_NCD_PREMATURE'
+            catalogue.denominator_kind = 'life_table'
             and values_by_org.org_level = ncd_values.org_level
             and values_by_org.org_unit_code = ncd_values.org_unit_code
             and values_by_org.period_key = ncd_values.period_key

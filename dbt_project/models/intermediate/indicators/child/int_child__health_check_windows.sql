@@ -14,7 +14,8 @@
     record has no attributable facility also falls back to the mother's. Age uses the birth date
     (int_persons, else the visit's); a child with no known birth date is not counted.
 -#}
-{%- set child_age_limit_years = 7 -%}  {#- spec §1: "aged 0-6" = under 7 years #}
+{#- spec §1: "aged 0-6" = under child_max_age_years + 1 years -#}
+{%- set child_age_limit_years = var('child_max_age_years') + 1 -%}
 
 with service_records as (
 

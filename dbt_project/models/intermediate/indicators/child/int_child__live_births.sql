@@ -25,7 +25,7 @@
     Attribution (spec §6): the newborn's own attributed facility when it has a health record
     (int_persons), else the mother's.
 -#}
-{%- set newborn_visit_max_days = 28 -%}  {#- spec §2: visit within 28 days of birth #}
+{%- set newborn_visit_max_days = var('newborn_visit_max_days') -%}
 
 with deliveries as (
 

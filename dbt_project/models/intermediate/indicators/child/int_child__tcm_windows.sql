@@ -27,8 +27,8 @@
       end, like EHR_FILING's "created <= window end"; the annual value does not change when
       records are created later).
 -#}
-{%- set tcm_min_age_months = 6 -%}
-{%- set tcm_max_age_months = 36 -%}
+{%- set tcm_min_age_months = var('tcm_min_age_months') -%}
+{%- set tcm_max_age_months = var('tcm_max_age_months') -%}
 
 with persons as (
 

@@ -9,7 +9,7 @@
     units do not know (facility_code null) are left out.
 -#}
 
-{%- set service_population_min_age = 35 -%}
+{%- set service_population_min_age = var('chronic_service_population_min_age') -%}
 
 with periods as (
 

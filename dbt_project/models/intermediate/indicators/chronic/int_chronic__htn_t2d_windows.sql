@@ -37,12 +37,12 @@
 -#}
 
 {%- set state = person_window_state() | trim -%}
-{%- set service_population_min_age = 35 -%}
-{%- set elderly_age = 65 -%}
-{%- set sbp_limit = 140 -%}
-{%- set sbp_limit_elderly = 150 -%}
-{%- set dbp_limit = 90 -%}
-{%- set fbg_limit = 7.0 -%}
+{%- set service_population_min_age = var('chronic_service_population_min_age') -%}
+{%- set elderly_age = var('elderly_min_age') -%}
+{%- set sbp_limit = var('htn_control_sbp_limit') -%}
+{%- set sbp_limit_elderly = var('htn_control_sbp_limit_elderly') -%}
+{%- set dbp_limit = var('htn_control_dbp_limit') -%}
+{%- set fbg_limit = var('t2d_control_fbg_limit') -%}
 {%- set requires_exam = var('std_mgmt_requires_annual_exam', false) | string | lower
     in ['true', '1', 'yes'] -%}
 

@@ -12,6 +12,7 @@
       registered patients.
     Person flags come from int_chronic__htn_t2d_windows and int_chronic__smd_windows. Rows
     whose numerator and denominator are both 0 are omitted.
+    Facts in the long shape of macros/indicator_facts.sql, summed by indicator_totals().
 -#}
 
 with htn_t2d_windows as (
@@ -32,110 +33,34 @@ estimated_patients as (
 
 ),
 
-htn_t2d_counts as (
+facts as (
 
-    select
-        condition,
-        facility_code,
-        period_key,
-        count(*)::numeric as managed,
-        count(*) filter (where is_std_managed)::numeric as std_managed,
-        count(*) filter (where is_controlled)::numeric as controlled
-    from htn_t2d_windows
-    where is_managed
-    group by condition, facility_code, period_key
+    {% for condition, control_code in [('HTN', 'HTN_BP_CONTROL'), ('T2D', 'T2D_FBG_CONTROL')] %}
+        {%- set of_condition = "condition = '" ~ condition ~ "'" %}
+        {{ indicator_facts('htn_t2d_windows', [
+            (condition ~ '_MGMT', '1', '0'),
+            (condition ~ '_STD_MGMT', 'is_std_managed::int', '1'),
+            (control_code, 'is_controlled::int', '1'),
+        ], where='is_managed and ' ~ of_condition) }}
 
-),
+        union all
 
-management as (
+        {{ indicator_facts('estimated_patients', [
+            (condition ~ '_MGMT', '0', 'estimated_patients'),
+        ], where=of_condition) }}
 
-    select
-        coalesce(c.condition, e.condition) as condition,
-        coalesce(c.facility_code, e.facility_code) as facility_code,
-        coalesce(c.period_key, e.period_key) as period_key,
-        coalesce(c.managed, 0) as managed,
-        coalesce(e.estimated_patients, 0) as estimated_patients
-    from htn_t2d_counts as c
-    full outer join estimated_patients as e
-        on
-            c.condition = e.condition
-            and c.facility_code = e.facility_code
-            and c.period_key = e.period_key
+        union all
+    {% endfor %}
 
-),
-
-smd_counts as (
-
-    select
-        facility_code,
-        period_key,
-        count(*)::numeric as registered,
-        count(*) filter (where is_std_managed)::numeric as std_managed,
-        count(*) filter (where is_stable)::numeric as stable_patients
-    from smd_windows
-    where is_registered
-    group by facility_code, period_key
-
-),
-
-indicators as (
-
-    select
-        condition || '_MGMT' as indicator_code,
-        facility_code,
-        period_key,
-        managed as numerator,
-        estimated_patients as denominator
-    from management
-    union all
-    select
-        condition || '_STD_MGMT' as indicator_code,
-        facility_code,
-        period_key,
-        std_managed as numerator,
-        managed as denominator
-    from htn_t2d_counts
-    union all
-    select
-        case condition
-            when 'HTN' then 'HTN_BP_CONTROL'
-            when 'T2D' then 'T2D_FBG_CONTROL'
-        end as indicator_code,
-        facility_code,
-        period_key,
-        controlled as numerator,
-        managed as denominator
-    from htn_t2d_counts
-    union all
-    select
-        'SMD_STD_MGMT' as indicator_code,
-        facility_code,
-        period_key,
-        std_managed as numerator,
-        registered as denominator
-    from smd_counts
-    union all
-    select
-        'SMD_STABLE' as indicator_code,
-        facility_code,
-        period_key,
-        stable_patients as numerator,
-        registered as denominator
-    from smd_counts
+    {{ indicator_facts('smd_windows', [
+        ('SMD_STD_MGMT', 'is_std_managed::int', '1'),
+        ('SMD_STABLE', 'is_stable::int', '1'),
+    ], where='is_registered') }}
 
 ),
 
 final as (
-
-    select
-        indicator_code,
-        facility_code,
-        period_key,
-        numerator,
-        denominator
-    from indicators
-    where numerator <> 0 or denominator <> 0
-
+    {{ indicator_totals('facts') }}
 )
 
 select * from final

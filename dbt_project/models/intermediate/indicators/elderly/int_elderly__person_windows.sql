@@ -26,7 +26,7 @@
     whose records changed or crossed the cut-off, and the new windows for everyone.
 -#}
 {%- set state = person_window_state() | trim -%}
-{%- set elderly_min_age = 65 -%}
+{%- set elderly_min_age = var('elderly_min_age') -%}
 
 with exams as (
 

@@ -6,6 +6,7 @@
     cohort deliveries with the indicator's flag (a delivery adds at most 1):
     MAT_EARLY_REG is_early_registration, MAT_POSTPARTUM_VISIT has_postpartum_visit_28d,
     MAT_SYS_MGMT is_systematically_managed (int_maternal__deliveries).
+    Facts in the long shape of macros/indicator_facts.sql, summed by indicator_totals().
 -#}
 
 with delivery_windows as (
@@ -14,35 +15,18 @@ with delivery_windows as (
 
 ),
 
-unpivoted as (
+facts as (
 
-    select
-        dw.facility_code,
-        dw.period_key,
-        dw.live_births,
-        v.indicator_code,
-        v.is_counted
-    from delivery_windows as dw
-    cross join lateral (
-        values
-        ('MAT_EARLY_REG', dw.is_early_registration),
-        ('MAT_POSTPARTUM_VISIT', dw.has_postpartum_visit_28d),
-        ('MAT_SYS_MGMT', dw.is_systematically_managed)
-    ) as v (indicator_code, is_counted)
+    {{ indicator_facts('delivery_windows', [
+        ('MAT_EARLY_REG', 'is_early_registration::int', 'live_births'),
+        ('MAT_POSTPARTUM_VISIT', 'has_postpartum_visit_28d::int', 'live_births'),
+        ('MAT_SYS_MGMT', 'is_systematically_managed::int', 'live_births'),
+    ]) }}
 
 ),
 
 final as (
-
-    select
-        indicator_code::text as indicator_code,
-        facility_code::text as facility_code,
-        period_key::text as period_key,
-        count(*) filter (where is_counted)::numeric as numerator,
-        sum(live_births)::numeric as denominator
-    from unpivoted
-    group by indicator_code, facility_code, period_key
-
+    {{ indicator_totals('facts') }}
 )
 
 select * from final

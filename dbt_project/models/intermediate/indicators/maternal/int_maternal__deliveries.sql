@@ -40,9 +40,9 @@
     - is_systematically_managed: early registration and >= 5 prenatal exams and the 28-day
       postpartum visit and the 42-day check.
 -#}
-{%- set early_registration_weeks = 13 -%}
-{%- set postpartum_visit_days = 28 -%}
-{%- set min_prenatal_exams = 5 -%}
+{%- set early_registration_weeks = var('early_registration_weeks') -%}
+{%- set postpartum_visit_days = var('postpartum_visit_days') -%}
+{%- set min_prenatal_exams = var('min_prenatal_exams') -%}
 
 with deliveries as (
 

@@ -13,9 +13,9 @@
     level from the summed band inputs. Every band of every facility with population in the year
     has a row (deaths 0 when none).
 -#}
-{%- set band_min_age = 30 -%}
-{%- set band_max_start_age = 65 -%}
-{%- set band_width = 5 -%}
+{%- set band_min_age = var('ncd_premature_min_age') -%}
+{%- set band_width = var('ncd_premature_band_years') -%}
+{%- set band_max_start_age = var('ncd_premature_max_age') - band_width + 1 -%}
 
 with death_windows as (
 

@@ -8,8 +8,10 @@
     - denominator (all three) = live births in the year: the live births of the maternal cohort
       deliveries of the year (int_maternal__delivery_windows, same attribution to the mother's
       facility), so MAT_* and OUT_* use the same live-birth count.
-    OUT_NCD_PREMATURE is not here: its band inputs are in int_indicator__ncd_premature_bands.
-    Numerators are not subsets of the denominators (deaths vs. births).
+    - OUT_NCD_PREMATURE: deaths and population aged 30-69 summed over its age bands
+      (int_indicator__ncd_premature_bands); its value is computed from the bands downstream.
+    Numerators are not subsets of the denominators (deaths vs. births). Facts in the long
+    shape of macros/indicator_facts.sql, summed by indicator_totals().
 -#}
 
 with death_windows as (
@@ -24,72 +26,40 @@ delivery_windows as (
 
 ),
 
-indicator_codes as (
+ncd_premature_bands as (
 
-    select indicator_code
-    from (values ('OUT_IMR'), ('OUT_U5MR'), ('OUT_MMR')) as v (indicator_code)
-
-),
-
-death_counts as (
-
-    select
-        dw.facility_code,
-        dw.period_key,
-        v.indicator_code,
-        count(*) filter (where v.is_counted) as numerator
-    from death_windows as dw
-    cross join
-        lateral (
-            values
-            ('OUT_IMR', dw.is_infant_death),
-            ('OUT_U5MR', dw.is_under5_death),
-            ('OUT_MMR', dw.is_maternal_death)
-        ) as v (indicator_code, is_counted)
-    group by dw.facility_code, dw.period_key, v.indicator_code
+    select * from {{ ref('int_indicator__ncd_premature_bands') }}
 
 ),
 
-live_births as (
+facts as (
 
-    select
-        facility_code,
-        period_key,
-        sum(live_births) as live_births
-    from delivery_windows
-    where period_type = 'year'
-    group by facility_code, period_key
+    {{ indicator_facts('death_windows', [
+        ('OUT_IMR', 'is_infant_death::int', '0'),
+        ('OUT_U5MR', 'is_under5_death::int', '0'),
+        ('OUT_MMR', 'is_maternal_death::int', '0'),
+    ]) }}
 
-),
+    union all
 
-denominators as (
+    {{ indicator_facts('delivery_windows', [
+        ('OUT_IMR', '0', 'live_births'),
+        ('OUT_U5MR', '0', 'live_births'),
+        ('OUT_MMR', '0', 'live_births'),
+    ], where="period_type = 'year'") }}
 
-    select
-        ic.indicator_code,
-        lb.facility_code,
-        lb.period_key,
-        lb.live_births as denominator
-    from indicator_codes as ic
-    cross join live_births as lb
+    union all
+
+    -- the value comes from the age bands (fct_ncd_premature_bands); these sums make its
+    -- numerator and denominator the deaths and population aged 30-69
+    {{ indicator_facts('ncd_premature_bands', [
+        ('OUT_NCD_PREMATURE', 'deaths', 'population'),
+    ]) }}
 
 ),
 
 final as (
-
-    select
-        coalesce(n.indicator_code, d.indicator_code)::text as indicator_code,
-        coalesce(n.facility_code, d.facility_code)::text as facility_code,
-        coalesce(n.period_key, d.period_key)::text as period_key,
-        coalesce(n.numerator, 0)::numeric as numerator,
-        coalesce(d.denominator, 0)::numeric as denominator
-    from death_counts as n
-    full outer join denominators as d
-        on
-            n.indicator_code = d.indicator_code
-            and n.facility_code = d.facility_code
-            and n.period_key = d.period_key
-    where coalesce(n.numerator, 0) <> 0 or coalesce(d.denominator, 0) <> 0
-
+    {{ indicator_totals('facts') }}
 )
 
 select * from final

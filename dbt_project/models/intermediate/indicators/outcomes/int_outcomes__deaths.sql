@@ -27,7 +27,10 @@
     - is_ncd_cause: category within an 'include' range for OUT_NCD_PREMATURE; ncd_band_start_age
       = 30, 35, ... 65 for an age at death of 30-69 (null otherwise).
 -#}
-{%- set maternal_days_after_delivery = 42 -%}
+{%- set maternal_days_after_delivery = var('maternal_death_days_after_delivery') -%}
+{%- set ncd_min_age = var('ncd_premature_min_age') -%}
+{%- set ncd_max_age = var('ncd_premature_max_age') -%}
+{%- set ncd_band_years = var('ncd_premature_band_years') -%}
 
 with deaths as (
 
@@ -246,8 +249,10 @@ final as (
         is_pregnancy_related and not is_external_cause as is_maternal_death,
         is_ncd_cause,
         case
-            when age_at_death_years between 30 and 69
-                then 30 + 5 * ((age_at_death_years - 30) / 5)
+            when age_at_death_years between {{ ncd_min_age }} and {{ ncd_max_age }}
+                then
+                    {{ ncd_min_age }} + {{ ncd_band_years }}
+                    * ((age_at_death_years - {{ ncd_min_age }}) / {{ ncd_band_years }})
         end as ncd_band_start_age
     from aged
 

@@ -13,6 +13,7 @@
     - FD_KEYPOP_CONTRACT: key-population persons with an active EHR and an active contract /
       key-population persons with an active EHR.
     Rows whose numerator and denominator are both 0 are omitted.
+    Facts in the long shape of macros/indicator_facts.sql, summed by indicator_totals().
 -#}
 
 with periods as (
@@ -33,102 +34,27 @@ person_windows as (
 
 ),
 
-facility_population as (
+facts as (
 
-    select
-        pop.facility_code,
-        p.period_key,
-        sum(pop.population)::numeric as official_population
-    from population as pop
-    inner join periods as p on pop.population_year = p.assessment_year
-    where pop.facility_code is not null
-    group by pop.facility_code, p.period_key
+    {{ indicator_facts('person_windows', [
+        ('EHR_FILING', 'is_active_ehr::int', '0'),
+        ('EHR_USAGE', '(is_active_ehr and has_dynamic_record_12m)::int', 'is_active_ehr::int'),
+        ('FD_CONTRACT', 'has_active_contract::int', '0'),
+        (
+            'FD_KEYPOP_CONTRACT',
+            '(is_active_ehr and is_key_population and has_active_contract)::int',
+            '(is_active_ehr and is_key_population)::int',
+        ),
+    ]) }}
 
-),
-
-person_counts as (
-
-    select
-        facility_code,
-        period_key,
-        count(*) filter (where is_active_ehr)::numeric as active_ehr,
-        count(*) filter (where is_active_ehr and has_dynamic_record_12m)::numeric
-            as active_ehr_used,
-        count(*) filter (where has_active_contract)::numeric as contracted,
-        count(*) filter (where is_active_ehr and is_key_population)::numeric
-            as key_population_active_ehr,
-        count(*) filter (
-            where is_active_ehr and is_key_population and has_active_contract
-        )::numeric as key_population_contracted
-    from person_windows
-    group by facility_code, period_key
-
-),
-
-facility_periods as (
-
-    select
-        coalesce(fp.facility_code, pc.facility_code) as facility_code,
-        coalesce(fp.period_key, pc.period_key) as period_key,
-        coalesce(fp.official_population, 0) as official_population,
-        coalesce(pc.active_ehr, 0) as active_ehr,
-        coalesce(pc.active_ehr_used, 0) as active_ehr_used,
-        coalesce(pc.contracted, 0) as contracted,
-        coalesce(pc.key_population_active_ehr, 0) as key_population_active_ehr,
-        coalesce(pc.key_population_contracted, 0) as key_population_contracted
-    from facility_population as fp
-    full outer join person_counts as pc
-        on fp.facility_code = pc.facility_code and fp.period_key = pc.period_key
-
-),
-
-indicators as (
-
-    select
-        'EHR_FILING' as indicator_code,
-        facility_code,
-        period_key,
-        active_ehr as numerator,
-        official_population as denominator
-    from facility_periods
     union all
-    select
-        'EHR_USAGE' as indicator_code,
-        facility_code,
-        period_key,
-        active_ehr_used as numerator,
-        active_ehr as denominator
-    from facility_periods
-    union all
-    select
-        'FD_CONTRACT' as indicator_code,
-        facility_code,
-        period_key,
-        contracted as numerator,
-        official_population as denominator
-    from facility_periods
-    union all
-    select
-        'FD_KEYPOP_CONTRACT' as indicator_code,
-        facility_code,
-        period_key,
-        key_population_contracted as numerator,
-        key_population_active_ehr as denominator
-    from facility_periods
+
+    {{ population_denominator_facts(['EHR_FILING', 'FD_CONTRACT']) }}
 
 ),
 
 final as (
-
-    select
-        indicator_code,
-        facility_code,
-        period_key,
-        numerator,
-        denominator
-    from indicators
-    where numerator <> 0 or denominator <> 0
-
+    {{ indicator_totals('facts') }}
 )
 
 select * from final

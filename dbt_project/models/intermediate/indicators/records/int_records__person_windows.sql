@@ -45,8 +45,8 @@
 
 {%- set open_end = "date '9999-12-31'" -%}
 {%- set state = person_window_state() | trim -%}
-{%- set elderly_min_age = 65 -%}
-{%- set child_max_age = 6 -%}
+{%- set elderly_min_age = var('elderly_min_age') -%}
+{%- set child_max_age = var('child_max_age_years') -%}
 
 with periods as (
 

@@ -1,0 +1,102 @@
+{#-
+    Indicator facts: every domain model int_indicator__<domain> states its indicators as facts in
+    one long shape (indicator_code, facility_code, period_key, numerator, denominator): for each
+    indicator, what one person (or event) x window adds to its numerator and denominator
+    (indicator_facts), plus the population-based denominators (population_denominator_facts),
+    and sums them with indicator_totals(). The catalogue (seed indicator_catalogue) says how the
+    sums become values downstream; adding an indicator is a catalogue row plus its facts.
+-#}
+
+{% macro indicator_facts(relation, indicators, where=none) -%}
+    {#- facts in the long shape from a relation with one row per person (or event) x window
+        (columns facility_code, period_key): `indicators` lists (indicator_code, numerator,
+        denominator), SQL expressions of what one row adds (e.g. 'is_active_ehr::int', '1',
+        'live_births'; '0' adds nothing); rows outside `where` add nothing. Summed per
+        facility and window as they are read, in one pass with each distinct expression summed
+        once (one row per indicator x facility x window), which indicator_totals() sums
+        again -#}
+    {%- set sums = [] -%}
+    {%- for indicator in indicators -%}
+        {%- for expression in indicator[1:] if expression != '0' and expression not in sums -%}
+            {%- do sums.append(expression) -%}
+        {%- endfor -%}
+    {%- endfor %}
+    select
+        f.indicator_code,
+        s.facility_code,
+        s.period_key,
+        f.numerator,
+        f.denominator
+    from (
+        select
+            facility_code,
+            period_key
+            {%- for expression in sums %},
+                sum({{ expression }}) as sum_{{ loop.index }}
+            {%- endfor %}
+        from {{ relation }}
+        {%- if where %}
+            where {{ where }}
+        {%- endif %}
+        group by facility_code, period_key
+    ) as s
+    cross join lateral (
+        values
+        {%- for code, numerator, denominator in indicators %}
+            {%- set summed = {} %}
+            {%- for expression in [numerator, denominator] %}
+                {%- do summed.update({loop.index: 's.sum_' ~ (sums.index(expression) + 1)
+                    if expression != '0' else '0'}) %}
+            {%- endfor %}
+            ('{{ code }}', {{ summed[1] }}, {{ summed[2] }}){{ ',' if not loop.last }}
+        {%- endfor %}
+    ) as f (indicator_code, numerator, denominator)
+{%- endmacro %}
+
+{% macro indicator_totals(facts) -%}
+    {#- one row per indicator_code x facility_code x period_key of the long-shape relation
+        `facts`: its summed numerator and denominator (never a rate: higher org levels sum
+        these again; a null fact counts as 0); rows whose sums are both 0 are omitted -#}
+    select
+        indicator_code::text as indicator_code,
+        facility_code::text as facility_code,
+        period_key::text as period_key,
+        coalesce(sum(numerator), 0)::numeric as numerator,
+        coalesce(sum(denominator), 0)::numeric as denominator
+    from {{ facts }}
+    group by indicator_code, facility_code, period_key
+    having coalesce(sum(numerator), 0) <> 0 or coalesce(sum(denominator), 0) <> 0
+{%- endmacro %}
+
+{% macro population_denominator_facts(
+    indicator_codes, periods='periods', population='population', min_age=none, max_age=none
+) -%}
+    {#- the official-population denominators of `indicator_codes` as facts: for every reporting
+        window (relation `periods`, int_reporting_periods) the population of each facility's
+        catchment township (relation `population`, int_population: facility_code not null) in
+        the window's assessment year, ages min_age..max_age in completed years (none: no
+        bound); numerator 0 -#}
+    select
+        codes.indicator_code,
+        pop.facility_code,
+        pr.period_key,
+        0 as numerator,
+        pop.population as denominator
+    from {{ periods }} as pr
+    inner join {{ population }} as pop
+        on pr.assessment_year = pop.population_year
+    cross join (
+        values
+        {%- for code in indicator_codes %}
+            ('{{ code }}'){{ ',' if not loop.last }}
+        {%- endfor %}
+    ) as codes (indicator_code)
+    where
+        pop.facility_code is not null
+        {%- if min_age is not none %}
+            and pop.age >= {{ min_age }}
+        {%- endif %}
+        {%- if max_age is not none %}
+            and pop.age <= {{ max_age }}
+        {%- endif %}
+{%- endmacro %}
