@@ -17,20 +17,38 @@
     loaded since the previous build (an org unit change can re-attribute anyone). Seeds and
     other vars are not tracked: after changing them run `dbt build --full-refresh`.
 
-    A model renders `person_window_state()` once and passes it to the helpers, which select
-    the scope as person filters (person_window_person_filter, person_window_needs_history), per
-    person x window conditions (person_window_in_scope) or the pairs themselves
-    (person_window_pairs). The pre-hook deletes that scope and the model
-    appends it again (incremental_strategy='append'; the contract's primary key, person first,
-    makes any overlap an error and keeps each person's rows in a few index pages). Every row
-    carries the state of the build that wrote it (person_window_build_columns), read back
-    through an index on those columns.
+    A model declares its config with `{{ config(**person_window_config()) }}`, renders
+    `person_window_state()` once (a dict: {'mode': 'full'} or {'mode': 'incremental',
+    'inputs_loaded_through', 'data_cutoff_date', 'has_new_windows', 'has_gone_windows'}) and
+    passes it to the helpers, which select the scope as person filters
+    (person_window_person_filter, person_window_needs_history), per person x window conditions
+    (person_window_in_scope) or the pairs themselves (person_window_pairs). dbt builds those
+    rows into a temp table; the incremental strategy 'person_window'
+    (get_incremental_person_window_sql) then deletes that scope from the table and inserts the
+    temp table's rows, in dbt's transaction (the contract's primary key, person first, makes
+    any overlap an error and keeps each person's rows in a few index pages). The first build
+    and a full refresh are dbt's own (create table as). Every row carries the state of the
+    build that wrote it (person_window_build_columns), read back through an index on those
+    columns.
 -#}
 
+{% macro person_window_config() -%}
+    {#- config() of every person-window model, declared once: config(**person_window_config())
+        in the model. The contract (primary key, person first; not-null columns) is in each
+        model's yml, with its columns. -#}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'person_window',
+        'on_schema_change': 'fail',
+        'indexes': [{'columns': ['inputs_loaded_through', 'data_cutoff_date']}],
+    }) }}
+{%- endmacro %}
+
 {% macro person_window_state() -%}
-    {#- 'full', or 'incremental|<inputs_loaded_through>|<data_cutoff_date>|<new windows t/f>|
-        <windows gone t/f>' of the previous build (rendered text, not return(): sqlfluff's
-        templater renders the callers too, without a database, and lints the full-build SQL) -#}
+    {#- {'mode': 'full'}, or {'mode': 'incremental', 'inputs_loaded_through': text,
+        'data_cutoff_date': text, 'has_new_windows': bool, 'has_gone_windows': bool} of the
+        previous build. sqlfluff's templater renders the callers without a database (execute
+        undefined): it takes the 'full' path and lints the full-build SQL. -#}
     {%- if not execute or (this is not none and is_incremental()) -%}
         {#- org-unit loads, through staging: every raw version, so a new one is seen although
             stg_platform__org_units keeps only the latest. Rendered while dbt parses the model
@@ -74,22 +92,25 @@
         {%- endset -%}
         {%- set row = run_query(query).rows -%}
         {%- if row | length == 1 and row[0][0] is not none and not row[0][2] -%}
-            incremental|{{ row[0][0] }}|{{ row[0][1] }}|{{ 't' if row[0][3] else 'f' -}}
-            |{{ 't' if row[0][4] else 'f' }}
-        {%- else -%}
-            full
+            {{ return({
+                'mode': 'incremental',
+                'inputs_loaded_through': row[0][0] | string,
+                'data_cutoff_date': row[0][1] | string,
+                'has_new_windows': true if row[0][3] else false,
+                'has_gone_windows': true if row[0][4] else false,
+            }) }}
         {%- endif -%}
-    {%- else -%}
-        full
     {%- endif -%}
+    {{ return({'mode': 'full'}) }}
 {%- endmacro %}
 
 {% macro person_window_scope_persons(state) -%}
     {#- SELECT of the persons whose every window this incremental run recomputes -#}
-    {%- set parts = state.split('|') -%}
     select changes.person_key
     from {{ ref('int_person_changes') }} as changes
-    where changes.last_loaded_at > {{ less_change_margin("timestamptz '" ~ parts[1] ~ "'") }}
+    where
+        changes.last_loaded_at
+        > {{ less_change_margin("timestamptz '" ~ state['inputs_loaded_through'] ~ "'") }}
     union
     select crossing_person.person_key
     from {{ ref('int_service_records') }} as crossing
@@ -98,7 +119,7 @@
             values (crossing.person_key), (crossing.mother_person_key)
         ) as crossing_person (person_key)
     where
-        crossing.service_date > date '{{ parts[2] }}'
+        crossing.service_date > date '{{ state["data_cutoff_date"] }}'
         and crossing.service_date <= date '{{ var("data_cutoff_date") }}'
         and crossing_person.person_key is not null
 {%- endmacro %}
@@ -107,11 +128,7 @@
     {#- SELECT of the windows that started since the previous build's cut-off -#}
     select new_windows.period_key
     from {{ ref('int_reporting_periods') }} as new_windows
-    where new_windows.period_start > date '{{ state.split("|")[2] }}'
-{%- endmacro %}
-
-{% macro person_window_has_new_windows(state) -%}
-    {{- 'true' if state == 'full' or state.split('|')[3] == 't' else 'false' -}}
+    where new_windows.period_start > date '{{ state["data_cutoff_date"] }}'
 {%- endmacro %}
 
 {% macro person_window_in_scope_persons(state, person_key) -%}
@@ -120,7 +137,7 @@
 
 {% macro person_window_person_filter(state, person_key) -%}
     {#- Boolean SQL: does this run need this person's records at all? -#}
-    {%- if person_window_has_new_windows(state) == 'true' -%}
+    {%- if state['mode'] == 'full' or state['has_new_windows'] -%}
         true
     {%- else -%}
         {{ person_window_in_scope_persons(state, person_key) }}
@@ -131,9 +148,9 @@
     {#- Boolean SQL for the facts a model reads: a full build and the persons in scope need every
         date; the other persons only the facts that reach a new window (event_date within
         `reach` before the first new window end), e.g. 12 months for EHR_USAGE. -#}
-    {%- if state == 'full' -%}
+    {%- if state['mode'] == 'full' -%}
         true
-    {%- elif person_window_has_new_windows(state) == 'true' -%}
+    {%- elif state['has_new_windows'] -%}
         (
             {{ event_date }} > (
                 select min(new_window.period_end) - {{ reach }}
@@ -149,9 +166,9 @@
 
 {% macro person_window_in_scope(state, person_key, period_key) -%}
     {#- Boolean SQL: does this run (re)compute the row of this person and window? -#}
-    {%- if state == 'full' -%}
+    {%- if state['mode'] == 'full' -%}
         true
-    {%- elif person_window_has_new_windows(state) == 'true' -%}
+    {%- elif state['has_new_windows'] -%}
         (
             {{ period_key }} in ({{ person_window_new_windows(state) }})
             or {{ person_window_in_scope_persons(state, person_key) }}
@@ -172,9 +189,9 @@
         p.period_key
     from {{ persons }} as x
     cross join {{ ref('int_reporting_periods') }} as p
-    {%- if state != 'full' %}
+    {%- if state['mode'] != 'full' %}
         where {{ person_window_in_scope_persons(state, 'x.' ~ person_key) }}
-        {%- if person_window_has_new_windows(state) == 'true' %}
+        {%- if state['has_new_windows'] %}
             union all
             select
                 x.*,
@@ -188,30 +205,32 @@
     {%- endif %}
 {%- endmacro %}
 
-{% macro person_window_delete_scope(person_key='person_key', period_key='period_key') -%}
-    {#- pre-hook: delete what this incremental run recomputes (nothing to do in a full build):
-        the persons in scope through the primary key (person first); the windows that started
-        or left the reporting history since the previous build, when there are any -#}
-    {%- if this is not none and is_incremental() -%}
-        {%- set state = person_window_state() | trim -%}
-        {%- if state == 'full' -%}
-            truncate {{ this }}
-        {%- else -%}
-            {#- = any(array(...)): an index scan per person, not a hash join over the table -#}
-            delete from {{ this }}
-            where {{ person_key }} = any(array({{ person_window_scope_persons(state) }}))
-            {%- if state.split('|')[3] == 't' or state.split('|')[4] == 't' %};
-                delete from {{ this }}
-                where
-                    {{ period_key }} in ({{ person_window_new_windows(state) }})
-                    or {{ period_key }} not in (
-                        select kept.period_key from {{ ref('int_reporting_periods') }} as kept
-                    )
-            {%- endif %}
-        {%- endif -%}
+{% macro get_incremental_person_window_sql(arg_dict) -%}
+    {#- incremental_strategy 'person_window' (dbt calls it in an incremental run on an existing
+        table, after it built this run's rows into arg_dict.temp_relation; "main" statement, one
+        transaction): delete what the run recomputes, then insert the temp relation's rows.
+        State 'full' (cut-off moved back, org units loaded): truncate. Else the persons in scope
+        through the primary key (person first; = any(array(...)): an index scan per person, not
+        a hash join over the table) and, when there are any, the windows that started or left
+        the reporting history since the previous build. unique_key and incremental_predicates
+        are not used. -#}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set state = person_window_state() -%}
+    {%- if state['mode'] == 'full' -%}
+        truncate {{ target }};
     {%- else -%}
-        select 1
-    {%- endif -%}
+        delete from {{ target }}
+        where person_key = any(array({{ person_window_scope_persons(state) }}));
+        {%- if state['has_new_windows'] or state['has_gone_windows'] %}
+            delete from {{ target }}
+            where
+                period_key in ({{ person_window_new_windows(state) }})
+                or period_key not in (
+                    select kept.period_key from {{ ref('int_reporting_periods') }} as kept
+                );
+        {%- endif %}
+    {%- endif %}
+    {{ get_incremental_append_sql(arg_dict) }}
 {%- endmacro %}
 
 {% macro person_window_build_columns() -%}

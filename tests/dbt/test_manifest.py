@@ -100,6 +100,9 @@ def test_incremental_staging_models_read_new_loads_and_drop_tombstones(manifest:
 def test_person_window_models_delete_their_scope_and_record_their_watermark(
     manifest: dict,
 ) -> None:
+    """The person-window models share one config (person_window_config): dbt's incremental
+    materialization with the strategy 'person_window', whose SQL deletes the run's scope and
+    inserts the new rows; the primary key, person first, makes any overlap an error."""
     scoped = [m for m in _models(manifest) if "person_window_state()" in m["raw_code"]]
     assert {m["name"] for m in scoped} >= {
         "int_records__person_windows",
@@ -107,15 +110,35 @@ def test_person_window_models_delete_their_scope_and_record_their_watermark(
         "int_elderly__person_windows",
     }
     for model in scoped:
+        assert "config(**person_window_config())" in model["raw_code"], model["name"]
         assert model["config"]["materialized"] == "incremental", model["name"]
-        assert model["config"]["incremental_strategy"] == "append", model["name"]
-        assert "person_window_delete_scope(" in _pre_hooks(model), model["name"]
+        assert model["config"]["incremental_strategy"] == "person_window", model["name"]
+        assert model["config"]["unique_key"] is None, model["name"]
+        # the scope is deleted by the strategy, after the build, in its transaction
+        assert "person_window" not in _pre_hooks(model), model["name"]
+        assert model["config"]["contract"]["enforced"], model["name"]
+        primary_keys = [c["columns"] for c in model["constraints"] if c["type"] == "primary_key"]
+        assert [k[0] for k in primary_keys] == ["person_key"], model["name"]
+        assert "period_key" in primary_keys[0], model["name"]
         assert "person_window_build_columns()" in model["raw_code"], model["name"]
         assert {"inputs_loaded_through", "data_cutoff_date"} <= set(model["columns"]), model["name"]
         # the previous build's state is read through an index, not a scan of the table
         assert {"columns": ["inputs_loaded_through", "data_cutoff_date"]} in [
             {"columns": i["columns"]} for i in model["config"]["indexes"]
         ], model["name"]
+    strategy = manifest["macros"]["macro.public_health.get_incremental_person_window_sql"]
+    assert set(strategy["depends_on"]["macros"]) >= {
+        "macro.public_health.person_window_state",
+        "macro.public_health.person_window_scope_persons",
+        "macro.public_health.person_window_new_windows",
+        "macro.dbt.get_incremental_append_sql",
+    }
+    sql = " ".join(strategy["macro_sql"].split())
+    assert "truncate {{ target }}" in sql
+    assert "delete from {{ target }} where person_key = any(array(" in sql
+    assert "split(" not in " ".join(
+        m["macro_sql"] for m in manifest["macros"].values() if m["name"].startswith("person_window")
+    )
 
 
 def test_every_table_model_has_a_tested_or_enforced_key(manifest: dict) -> None:

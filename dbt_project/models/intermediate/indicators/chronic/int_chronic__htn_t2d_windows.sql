@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
-        pre_hook="{{ person_window_delete_scope() }}",
-        indexes=[{'columns': ['inputs_loaded_through', 'data_cutoff_date']}],
-    )
-}}
+{{ config(**person_window_config()) }}
 
 {#-
     Hypertension and type 2 diabetes (spec §2 Chronic disease): one row per condition (HTN /
@@ -36,7 +28,7 @@
     whose records changed or crossed the cut-off, and the new windows for everyone.
 -#}
 
-{%- set state = person_window_state() | trim -%}
+{%- set state = person_window_state() -%}
 {%- set service_population_min_age = var('chronic_service_population_min_age') -%}
 {%- set elderly_age = var('elderly_min_age') -%}
 {%- set sbp_limit = var('htn_control_sbp_limit') -%}

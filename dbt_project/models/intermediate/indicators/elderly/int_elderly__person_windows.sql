@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
-        pre_hook="{{ person_window_delete_scope() }}",
-        indexes=[{'columns': ['inputs_loaded_through', 'data_cutoff_date']}],
-    )
-}}
+{{ config(**person_window_config()) }}
 
 {#-
     Person-level elderly facts per reporting window (spec §2 Elderly): one row per person x
@@ -25,7 +17,7 @@
     Incremental (macros/person_windows.sql): a run recomputes every window of the persons
     whose records changed or crossed the cut-off, and the new windows for everyone.
 -#}
-{%- set state = person_window_state() | trim -%}
+{%- set state = person_window_state() -%}
 {%- set elderly_min_age = var('elderly_min_age') -%}
 
 with exams as (

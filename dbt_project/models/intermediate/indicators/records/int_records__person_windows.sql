@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
-        pre_hook="{{ person_window_delete_scope() }}",
-        indexes=[{'columns': ['inputs_loaded_through', 'data_cutoff_date']}],
-    )
-}}
+{{ config(**person_window_config()) }}
 
 {#-
     Health records and family doctors (spec §2): one row per merged person x reporting period
@@ -44,7 +36,7 @@
 -#}
 
 {%- set open_end = "date '9999-12-31'" -%}
-{%- set state = person_window_state() | trim -%}
+{%- set state = person_window_state() -%}
 {%- set elderly_min_age = var('elderly_min_age') -%}
 {%- set child_max_age = var('child_max_age_years') -%}
 
