@@ -7,14 +7,16 @@
     sums become values downstream; adding an indicator is a catalogue row plus its facts.
 -#}
 
-{% macro indicator_facts(relation, indicators, where=none) -%}
+{% macro indicator_facts(relation, indicators, where=none, windows=none) -%}
     {#- facts in the long shape from a relation with one row per person (or event) x window
         (columns facility_code, period_key): `indicators` lists (indicator_code, numerator,
         denominator), SQL expressions of what one row adds (e.g. 'is_active_ehr::int', '1',
         'live_births'; '0' adds nothing); rows outside `where` add nothing. Summed per
         facility and window as they are read, in one pass with each distinct expression summed
         once (one row per indicator x facility x window), which indicator_totals() sums
-        again -#}
+        again. `windows`: the relation of every reporting period (int_reporting_periods) when
+        `relation` holds each window once (reporting_windows()): the sums of a window go to
+        every period with that window -#}
     {%- set sums = [] -%}
     {%- for indicator in indicators -%}
         {%- for expression in indicator[1:] if expression != '0' and expression not in sums -%}
@@ -24,7 +26,7 @@
     select
         f.indicator_code,
         s.facility_code,
-        s.period_key,
+        {{ 'expanded' if windows else 's' }}.period_key,
         f.numerator,
         f.denominator
     from (
@@ -40,6 +42,13 @@
         {%- endif %}
         group by facility_code, period_key
     ) as s
+    {%- if windows %}
+        inner join {{ windows }} as computed on s.period_key = computed.period_key
+        inner join {{ windows }} as expanded
+            on
+                computed.window_start = expanded.window_start
+                and computed.period_end = expanded.period_end
+    {%- endif %}
     cross join lateral (
         values
         {%- for code, numerator, denominator in indicators %}

@@ -79,7 +79,8 @@
                         and o.loaded_at > {{ less_change_margin('b.inputs_loaded_through') }}
                 ) as needs_everything,
                 exists (
-                    select from {{ periods }} as p where p.period_start > b.data_cutoff_date
+                    select from ({{ reporting_windows(periods) }}) as p
+                    where p.period_start > b.data_cutoff_date
                 ) as has_new_windows,
                 -- reported at the previous cut-off, not any more
                 exists (
@@ -127,7 +128,7 @@
 {% macro person_window_new_windows(state) -%}
     {#- SELECT of the windows that started since the previous build's cut-off -#}
     select new_windows.period_key
-    from {{ ref('int_reporting_periods') }} as new_windows
+    from ({{ reporting_windows(ref('int_reporting_periods')) }}) as new_windows
     where new_windows.period_start > date '{{ state["data_cutoff_date"] }}'
 {%- endmacro %}
 
@@ -188,7 +189,7 @@
         x.*,
         p.period_key
     from {{ persons }} as x
-    cross join {{ ref('int_reporting_periods') }} as p
+    cross join ({{ reporting_windows(ref('int_reporting_periods')) }}) as p
     {%- if state['mode'] != 'full' %}
         where {{ person_window_in_scope_persons(state, 'x.' ~ person_key) }}
         {%- if state['has_new_windows'] %}
@@ -197,7 +198,7 @@
                 x.*,
                 p.period_key
             from {{ persons }} as x
-            cross join {{ ref('int_reporting_periods') }} as p
+            cross join ({{ reporting_windows(ref('int_reporting_periods')) }}) as p
             where
                 p.period_key in ({{ person_window_new_windows(state) }})
                 and not {{ person_window_in_scope_persons(state, 'x.' ~ person_key) }}

@@ -8,3 +8,20 @@
     and {{ prefix }}assessment_year >= extract(year from {{ cutoff }})::integer
     - {{ var('reporting_history_years') }}
 {%- endmacro %}
+
+{% macro reporting_windows(periods) -%}
+    {#- SELECT of one row per distinct window [window_start, period_end] of the relation
+        `periods` (columns of int_reporting_periods), as the window's coarsest period (a year
+        before a quarter before a month). Windows are year-to-date, so a quarter's window is
+        that of its last month and a year's that of its last quarter and month: the person x
+        window tables compute each window once, under this period_key, and
+        indicator_facts(windows=...) gives its facts to every period of the window. A coarser
+        period starts no later than a finer one with its window, so a window keeps its key for
+        as long as it is reported. -#}
+    select distinct on (w.window_start, w.period_end) w.*
+    from {{ periods }} as w
+    order by
+        w.window_start,
+        w.period_end,
+        case w.period_type when 'year' then 1 when 'quarter' then 2 else 3 end
+{%- endmacro %}

@@ -7,7 +7,8 @@ from scratch; then ingests the next day over the API plus three late changes to 
 deleted, an EHR moved to another facility), builds incrementally, and compares every row with a
 `--full-refresh` of the same data. The change margin is 0 so that the incremental run really
 recomputes only the changed persons (the test checks that too). Then the same for the first day
-of the next month (a new window for everyone) and for a cut-off moved back (everything).
+of the next year (new windows for everyone, and 2024 leaves the reporting history) and for a
+cut-off moved back (everything).
 
 The second test goes through the pipeline's run plan (phwarehouse.pipeline.dbt_selection): a
 first `dbt build` planned in full, the next day's build selecting only what changed with its data
@@ -39,7 +40,9 @@ pytestmark = pytest.mark.warehouse
 
 AS_OF = "2026-11-22"
 DAY_BEFORE = (date.fromisoformat(AS_OF) - timedelta(days=1)).isoformat()
-NEXT_MONTH = "2026-12-01"
+# the first day of a year: its windows start (1 December starts none: December's window is the
+# year's and Q4's, computed once under the coarsest period, macros/reporting_periods.sql)
+NEW_YEAR = "2027-01-01"
 INCREMENTAL_TABLES = {
     "int_records__person_windows": ("person_key", "period_key"),
     "int_chronic__htn_t2d_windows": ("condition", "person_key", "period_key"),
@@ -219,13 +222,16 @@ def test_incremental_run_after_a_day_equals_a_full_refresh(
     full_as_of = {t: _rows(admin_dsn, t, k) for t, k in INCREMENTAL_TABLES.items()}
     assert not _differences(incremental, full_as_of)
 
-    # the first day of a month: the month's window starts, computed for everyone
-    _dbt_run(warehouse_settings, tmp_path / "t4", NEXT_MONTH)
+    # the first day of a year: the year's windows start, computed for everyone
+    _dbt_run(warehouse_settings, tmp_path / "t4", NEW_YEAR)
     incremental = {t: _rows(admin_dsn, t, k) for t, k in INCREMENTAL_TABLES.items()}
-    _dbt_run(warehouse_settings, tmp_path / "t5", NEXT_MONTH, "--full-refresh")
+    _dbt_run(warehouse_settings, tmp_path / "t5", NEW_YEAR, "--full-refresh")
     full = {t: _rows(admin_dsn, t, k) for t, k in INCREMENTAL_TABLES.items()}
     assert not _differences(incremental, full)
-    assert any(row[1] == NEXT_MONTH[:7] for row in incremental["int_records__person_windows"])
+    windows = {row[1] for row in incremental["int_records__person_windows"]}
+    assert {"2027-01", "2027-Q1", "2027"} <= windows  # the new windows
+    assert "2026" in windows and not {"2026-12", "2026-Q4"} & windows  # one window, once
+    assert not any(key.startswith("2024") for key in windows)  # left the history
 
     # the cut-off moved back (a re-run of a past day): everything is recomputed
     _dbt_run(warehouse_settings, tmp_path / "t6", AS_OF)

@@ -38,9 +38,16 @@
 {%- set requires_exam = var('std_mgmt_requires_annual_exam', false) | string | lower
     in ['true', '1', 'yes'] -%}
 
-with periods as (
+with reporting_periods as (
 
     select * from {{ ref('int_reporting_periods') }}
+
+),
+
+-- each distinct window once, under its coarsest period (macros/reporting_periods.sql)
+periods as (
+
+    {{ reporting_windows('reporting_periods') }}
 
 ),
 

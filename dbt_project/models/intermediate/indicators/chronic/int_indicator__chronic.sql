@@ -15,7 +15,13 @@
     Facts in the long shape of macros/indicator_facts.sql, summed by indicator_totals().
 -#}
 
-with htn_t2d_windows as (
+with periods as (
+
+    select * from {{ ref('int_reporting_periods') }}
+
+),
+
+htn_t2d_windows as (
 
     select * from {{ ref('int_chronic__htn_t2d_windows') }}
 
@@ -41,7 +47,7 @@ facts as (
             (condition ~ '_MGMT', '1', '0'),
             (condition ~ '_STD_MGMT', 'is_std_managed::int', '1'),
             (control_code, 'is_controlled::int', '1'),
-        ], where='is_managed and ' ~ of_condition) }}
+        ], where='is_managed and ' ~ of_condition, windows='periods') }}
 
         union all
 

@@ -33,9 +33,16 @@ persons as (
 
 ),
 
-periods as (
+reporting_periods as (
 
     select * from {{ ref('int_reporting_periods') }}
+
+),
+
+-- each distinct window once, under its coarsest period (macros/reporting_periods.sql)
+periods as (
+
+    {{ reporting_windows('reporting_periods') }}
 
 ),
 

@@ -35,7 +35,7 @@ facts as (
     {{ indicator_facts('person_windows', [
         ('ELD_HEALTH_MGMT', 'is_health_managed::int', '0'),
         ('ELD_TCM', 'is_tcm_managed::int', '0'),
-    ]) }}
+    ], windows='periods') }}
 
     union all
 

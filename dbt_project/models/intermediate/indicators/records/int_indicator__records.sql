@@ -45,7 +45,7 @@ facts as (
             '(is_active_ehr and is_key_population and has_active_contract)::int',
             '(is_active_ehr and is_key_population)::int',
         ),
-    ]) }}
+    ], windows='periods') }}
 
     union all
 

@@ -40,9 +40,16 @@
 {%- set elderly_min_age = var('elderly_min_age') -%}
 {%- set child_max_age = var('child_max_age_years') -%}
 
-with periods as (
+with reporting_periods as (
 
     select * from {{ ref('int_reporting_periods') }}
+
+),
+
+-- each distinct window once, under its coarsest period (macros/reporting_periods.sql)
+periods as (
+
+    {{ reporting_windows('reporting_periods') }}
 
 ),
 
