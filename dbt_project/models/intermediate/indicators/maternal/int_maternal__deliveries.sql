@@ -407,7 +407,7 @@ assembled as (
 
 ),
 
-final as (
+early_registered as (
 
     select
         *,
@@ -416,17 +416,20 @@ final as (
             and gestational_weeks_at_registration < {{ early_registration_weeks }}
             and gestational_weeks_at_first_exam < {{ early_registration_weeks }},
             false
-        ) as is_early_registration,
-        coalesce(
-            pregnancy_record_id is not null
-            and gestational_weeks_at_registration < {{ early_registration_weeks }}
-            and gestational_weeks_at_first_exam < {{ early_registration_weeks }},
-            false
-        )
+        ) as is_early_registration
+    from assembled
+
+),
+
+final as (
+
+    select
+        *,
+        is_early_registration
         and prenatal_exam_count >= {{ min_prenatal_exams }}
         and has_postpartum_visit_28d
         and has_postpartum_42d_check as is_systematically_managed
-    from assembled
+    from early_registered
 
 )
 
