@@ -57,6 +57,7 @@
         {%- set record_versions = ref('stg_platform__record_versions') -%}
     {%- endif -%}
     {%- set periods = ref('int_reporting_periods') -%}
+    {%- set windows = ref('int_reporting_windows') -%}
     {%- set all_periods = ref('int_periods') -%}
     {#- rendered while dbt parses the model: declares what the other helpers read -#}
     {%- set _ = ref('int_service_records') ~ ref('int_person_changes') -%}
@@ -79,7 +80,7 @@
                         and o.loaded_at > {{ less_change_margin('b.inputs_loaded_through') }}
                 ) as needs_everything,
                 exists (
-                    select from ({{ reporting_windows(periods) }}) as p
+                    select from {{ windows }} as p
                     where p.period_start > b.data_cutoff_date
                 ) as has_new_windows,
                 -- reported at the previous cut-off, not any more
@@ -128,7 +129,7 @@
 {% macro person_window_new_windows(state) -%}
     {#- SELECT of the windows that started since the previous build's cut-off -#}
     select new_windows.period_key
-    from ({{ reporting_windows(ref('int_reporting_periods')) }}) as new_windows
+    from {{ ref('int_reporting_windows') }} as new_windows
     where new_windows.period_start > date '{{ state["data_cutoff_date"] }}'
 {%- endmacro %}
 
@@ -155,7 +156,7 @@
         (
             {{ event_date }} > (
                 select min(new_window.period_end) - {{ reach }}
-                from {{ ref('int_reporting_periods') }} as new_window
+                from {{ ref('int_reporting_windows') }} as new_window
                 where new_window.period_key in ({{ person_window_new_windows(state) }})
             )
             or {{ person_window_in_scope_persons(state, person_key) }}
@@ -189,7 +190,7 @@
         x.*,
         p.period_key
     from {{ persons }} as x
-    cross join ({{ reporting_windows(ref('int_reporting_periods')) }}) as p
+    cross join {{ ref('int_reporting_windows') }} as p
     {%- if state['mode'] != 'full' %}
         where {{ person_window_in_scope_persons(state, 'x.' ~ person_key) }}
         {%- if state['has_new_windows'] %}
@@ -198,7 +199,7 @@
                 x.*,
                 p.period_key
             from {{ persons }} as x
-            cross join ({{ reporting_windows(ref('int_reporting_periods')) }}) as p
+            cross join {{ ref('int_reporting_windows') }} as p
             where
                 p.period_key in ({{ person_window_new_windows(state) }})
                 and not {{ person_window_in_scope_persons(state, 'x.' ~ person_key) }}
@@ -227,7 +228,7 @@
             where
                 period_key in ({{ person_window_new_windows(state) }})
                 or period_key not in (
-                    select kept.period_key from {{ ref('int_reporting_periods') }} as kept
+                    select kept.period_key from {{ ref('int_reporting_windows') }} as kept
                 );
         {%- endif %}
     {%- endif %}

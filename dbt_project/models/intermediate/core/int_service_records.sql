@@ -10,7 +10,8 @@
     - service_after_death: dated after the person's death (not applied to death registrations).
     A record whose person_record_id matches no EHR is unknown_person_record (a newborn visit
     still counts through its mother's EHR). Indicator models join their staging model on
-    (entity, record_id) and keep `not is_excluded`. is_dynamic_record marks the entities that
+    (entity, record_id) to the counted records (macro counted_service_records: not
+    is_excluded, with a person_key). is_dynamic_record marks the entities that
     count as dynamic EHR records for EHR_USAGE (spec §2).
 -#}
 {%- set cutoff_var = var('data_cutoff_date', none) -%}

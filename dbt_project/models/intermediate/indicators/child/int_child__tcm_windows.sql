@@ -36,9 +36,9 @@ with persons as (
 
 ),
 
-service_records as (
+guidance as (
 
-    select * from {{ ref('int_service_records') }}
+    {{ counted_service_records(['child_tcm_guidance']) }}
 
 ),
 
@@ -71,11 +71,11 @@ children as (
         p.person_key,
         p.attributed_facility_code as facility_code,
         p.birth_date,
-        p.death_date,
-        p.moved_out_on,
-        p.ehr_created_on,
         (p.birth_date + interval '{{ tcm_min_age_months }} months')::date as aged_from,
-        (p.birth_date + interval '{{ tcm_max_age_months + 1 }} months')::date - 1 as aged_to
+        (p.birth_date + interval '{{ tcm_max_age_months + 1 }} months')::date - 1 as aged_to,
+        p.ehr_created_on,
+        p.death_date,
+        p.moved_out_on
     from persons as p
     cross join reporting_range as rr
     where
@@ -108,19 +108,6 @@ eligible as (
 
 ),
 
-guidance as (
-
-    select
-        person_key,
-        service_date as guidance_date
-    from service_records
-    where
-        entity = 'child_tcm_guidance'
-        and not is_excluded
-        and person_key is not null
-
-),
-
 final as (
 
     select
@@ -132,13 +119,13 @@ final as (
         e.aged_to,
         e.eligible_from,
         e.eligible_to,
-        count(g.guidance_date) as guidance_count,
-        count(g.guidance_date) > 0 as has_tcm_guidance
+        count(g.service_date) as guidance_count,
+        count(g.service_date) > 0 as has_tcm_guidance
     from eligible as e
     left join guidance as g
         on
             e.person_key = g.person_key
-            and g.guidance_date between e.guidance_from and e.guidance_to
+            and g.service_date between e.guidance_from and e.guidance_to
     where e.eligible_from <= e.eligible_to
     group by
         e.person_key,

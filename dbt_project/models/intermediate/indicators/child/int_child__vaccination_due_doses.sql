@@ -43,9 +43,9 @@ vaccinations as (
 
 ),
 
-service_records as (
+counted_vaccinations as (
 
-    select * from {{ ref('int_service_records') }}
+    {{ counted_service_records(['vaccinations']) }}
 
 ),
 
@@ -122,14 +122,9 @@ received as (
         min(v.vaccination_date) as first_received_on,
         count(*) as record_count
     from vaccinations as v
-    inner join service_records as s
-        on
-            s.entity = 'vaccinations'
-            and v.record_id = s.record_id
+    inner join counted_vaccinations as s on v.record_id = s.record_id
     where
-        not s.is_excluded
-        and s.person_key is not null
-        and v.vaccine_code is not null
+        v.vaccine_code is not null
         and v.dose_number is not null
     group by
         s.person_key,

@@ -38,28 +38,16 @@
 {%- set requires_exam = var('std_mgmt_requires_annual_exam', false) | string | lower
     in ['true', '1', 'yes'] -%}
 
-with reporting_periods as (
+-- each distinct window once, under its coarsest period
+with periods as (
 
-    select * from {{ ref('int_reporting_periods') }}
-
-),
-
--- each distinct window once, under its coarsest period (macros/reporting_periods.sql)
-periods as (
-
-    {{ reporting_windows('reporting_periods') }}
+    select * from {{ ref('int_reporting_windows') }}
 
 ),
 
 persons as (
 
     select * from {{ ref('int_persons') }}
-
-),
-
-service_records as (
-
-    select * from {{ ref('int_service_records') }}
 
 ),
 
@@ -95,15 +83,10 @@ health_exams as (
 
 valid_services as (
 
-    select
-        entity,
-        record_id,
-        person_key
-    from service_records
-    where
-        not is_excluded
-        and person_key is not null
-        and {{ person_window_person_filter(state, 'person_key') }}
+    {{ counted_service_records(
+        ['htn_registry', 't2d_registry', 'htn_followups', 't2d_followups', 'health_exams'],
+        where=person_window_person_filter(state, 'person_key'),
+    ) }}
 
 ),
 
@@ -131,18 +114,10 @@ registry_cards as (
 
 registry_windows as (
 
-    select
-        c.condition,
-        c.person_key,
-        p.period_key,
-        min(c.enrolled_on) as enrolled_on
-    from registry_cards as c
-    inner join periods as p
-        on
-            c.enrolled_on <= p.period_end
-            and (c.withdrawn_on is null or c.withdrawn_on >= p.window_start)
-            and {{ person_window_in_scope(state, 'c.person_key', 'p.period_key') }}
-    group by c.condition, c.person_key, p.period_key
+    {{ managed_patient_windows(
+        'registry_cards', 'periods', 'persons', ['condition', 'person_key'],
+        where=person_window_in_scope(state, 'c.person_key', 'p.period_key'),
+    ) }}
 
 ),
 
@@ -250,18 +225,8 @@ exams_in_window as (
 joined as (
 
     select
-        rw.condition,
-        rw.person_key,
-        rw.period_key,
-        p.window_start,
-        p.period_end,
-        pr.attributed_facility_code as facility_code,
-        rw.enrolled_on,
-        pr.death_date,
-        extract(year from age(p.period_end, pr.birth_date))::integer as age_at_window_end,
-        pr.death_date is null or pr.death_date >= p.window_start as is_alive_at_window_start,
-        {{ months_between_inclusive('greatest(p.window_start, rw.enrolled_on)', 'p.period_end') }}
-            as months_in_care,
+        rw.*,
+        extract(year from age(rw.period_end, rw.birth_date))::integer as age_at_window_end,
         coalesce(fc.followups_in_window, 0) as followups_in_window,
         coalesce(fc.face_to_face_followups, 0) as face_to_face_followups,
         coalesce(fc.qualifying_followups, 0) as qualifying_followups,
@@ -270,11 +235,9 @@ joined as (
         dr.sbp as last_sbp,
         dr.dbp as last_dbp,
         dr.fasting_glucose as last_fasting_glucose,
-        extract(year from age(fc.last_reading_date, pr.birth_date))::integer
+        extract(year from age(fc.last_reading_date, rw.birth_date))::integer
             as age_at_last_reading
     from registry_windows as rw
-    inner join periods as p on rw.period_key = p.period_key
-    inner join persons as pr on rw.person_key = pr.person_key
     left join followup_counts as fc
         on
             rw.condition = fc.condition
@@ -294,7 +257,6 @@ flagged as (
 
     select
         *,
-        ceil(months_in_care / 3.0)::integer as required_followups,
         coalesce(age_at_window_end >= {{ service_population_min_age }}, false)
             as is_service_population,
         is_alive_at_window_start

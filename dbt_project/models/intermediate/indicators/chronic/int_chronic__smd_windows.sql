@@ -36,12 +36,6 @@ persons as (
 
 ),
 
-service_records as (
-
-    select * from {{ ref('int_service_records') }}
-
-),
-
 smd_registry as (
 
     select * from {{ ref('stg_platform__smd_registry') }}
@@ -56,12 +50,7 @@ smd_followups as (
 
 valid_services as (
 
-    select
-        entity,
-        record_id,
-        person_key
-    from service_records
-    where not is_excluded and person_key is not null
+    {{ counted_service_records(['smd_registry', 'smd_followups']) }}
 
 ),
 
@@ -89,16 +78,7 @@ registry_cards as (
 
 registry_windows as (
 
-    select
-        c.person_key,
-        p.period_key,
-        min(c.enrolled_on) as enrolled_on
-    from registry_cards as c
-    inner join periods as p
-        on
-            c.enrolled_on <= p.period_end
-            and (c.withdrawn_on is null or c.withdrawn_on >= p.window_start)
-    group by c.person_key, p.period_key
+    {{ managed_patient_windows('registry_cards', 'periods', 'persons', ['person_key']) }}
 
 ),
 
@@ -150,23 +130,12 @@ last_followups as (
 joined as (
 
     select
-        rw.person_key,
-        rw.period_key,
-        p.window_start,
-        p.period_end,
-        pr.attributed_facility_code as facility_code,
-        rw.enrolled_on,
-        pr.death_date,
-        pr.death_date is null or pr.death_date >= p.window_start as is_alive_at_window_start,
-        {{ months_between_inclusive('greatest(p.window_start, rw.enrolled_on)', 'p.period_end') }}
-            as months_in_care,
+        rw.*,
         coalesce(fc.followups_in_window, 0) as followups_in_window,
         coalesce(fc.qualifying_followups, 0) as qualifying_followups,
         lf.last_followup_date,
         lf.last_stability
     from registry_windows as rw
-    inner join periods as p on rw.period_key = p.period_key
-    inner join persons as pr on rw.person_key = pr.person_key
     left join followup_counts as fc
         on rw.person_key = fc.person_key and rw.period_key = fc.period_key
     left join last_followups as lf
@@ -178,7 +147,6 @@ flagged as (
 
     select
         *,
-        ceil(months_in_care / 3.0)::integer as required_followups,
         is_alive_at_window_start and facility_code is not null as is_registered
     from joined
 

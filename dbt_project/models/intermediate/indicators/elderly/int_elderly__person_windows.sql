@@ -33,16 +33,10 @@ persons as (
 
 ),
 
-reporting_periods as (
-
-    select * from {{ ref('int_reporting_periods') }}
-
-),
-
--- each distinct window once, under its coarsest period (macros/reporting_periods.sql)
+-- each distinct window once, under its coarsest period
 periods as (
 
-    {{ reporting_windows('reporting_periods') }}
+    select * from {{ ref('int_reporting_windows') }}
 
 ),
 

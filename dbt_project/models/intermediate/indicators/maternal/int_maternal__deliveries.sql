@@ -74,12 +74,6 @@ postpartum_checks as (
 
 ),
 
-service_records as (
-
-    select * from {{ ref('int_service_records') }}
-
-),
-
 persons as (
 
     select * from {{ ref('int_persons') }}
@@ -88,17 +82,10 @@ persons as (
 
 counted_records as (
 
-    select
-        entity,
-        record_id,
-        person_key
-    from service_records
-    where
-        not is_excluded
-        and entity in (
-            'deliveries', 'pregnancies', 'prenatal_exams', 'postpartum_visits',
-            'postpartum_42d_checks'
-        )
+    {{ counted_service_records([
+        'deliveries', 'pregnancies', 'prenatal_exams', 'postpartum_visits',
+        'postpartum_42d_checks',
+    ]) }}
 
 ),
 

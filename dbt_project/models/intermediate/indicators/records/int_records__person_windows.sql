@@ -40,28 +40,16 @@
 {%- set elderly_min_age = var('elderly_min_age') -%}
 {%- set child_max_age = var('child_max_age_years') -%}
 
-with reporting_periods as (
+-- each distinct window once, under its coarsest period
+with periods as (
 
-    select * from {{ ref('int_reporting_periods') }}
-
-),
-
--- each distinct window once, under its coarsest period (macros/reporting_periods.sql)
-periods as (
-
-    {{ reporting_windows('reporting_periods') }}
+    select * from {{ ref('int_reporting_windows') }}
 
 ),
 
 persons as (
 
     select * from {{ ref('int_persons') }}
-
-),
-
-service_records as (
-
-    select * from {{ ref('int_service_records') }}
 
 ),
 
@@ -101,19 +89,10 @@ smd_registry as (
 
 ),
 
+-- every entity: the dynamic records are of any kind
 valid_services as (
 
-    select
-        entity,
-        record_id,
-        person_key,
-        service_date,
-        is_dynamic_record
-    from service_records
-    where
-        not is_excluded
-        and person_key is not null
-        and {{ person_window_person_filter(state, 'person_key') }}
+    {{ counted_service_records(where=person_window_person_filter(state, 'person_key')) }}
 
 ),
 
