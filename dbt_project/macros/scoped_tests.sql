@@ -2,8 +2,9 @@
     {#- dbt's generic data tests read the tested model through this macro (it applies a test's
         `where` config). Extended for the pipeline's incremental runs: when the environment
         variable PHW_TESTS_LOADED_AFTER holds a timestamp (phwarehouse.pipeline.dbt_selection
-        sets it; a full build leaves it empty), a test of an incremental model whose meta has
-        `tests_scope` checks only the rows that model's run wrote (tests_run_scope). -#}
+        sets it; a full build leaves it empty), a test of an incremental model (or of a view
+        over raw rows) whose meta has `tests_scope` checks only the rows the run wrote
+        (tests_run_scope). -#}
     {%- set conditions = [] -%}
     {%- set where = config.get('where', '') -%}
     {%- if where -%}
@@ -29,17 +30,21 @@
         cost dbt its partial parse). The tested model's meta `tests_scope` names the column:
         {column: c, kind: loaded_after} keeps the rows whose c is after the run's lower bound
         (the previous build's window start: rows loaded since, which the run wrote); the
-        staging folder's incremental tables default to loaded_at (the raw row's). -#}
+        staging folder's incremental tables default to loaded_at (the raw row's). A view is
+        scoped only by an explicit tests_scope (stg_platform__record_versions: the raw
+        versions loaded since, which is what the run added to it). -#}
     {%- if not execute or flags.FULL_REFRESH -%}
         {{ return('') }}
     {%- endif -%}
     {%- set after = env_var('PHW_TESTS_LOADED_AFTER', '') -%}
     {%- set tested = graph.nodes.get(model.get('attached_node') or '') -%}
-    {%- if not after or tested is none or tested.config.materialized != 'incremental' -%}
+    {%- if not after or tested is none
+        or tested.config.materialized not in ('incremental', 'view') -%}
         {{ return('') }}
     {%- endif -%}
     {%- set scope = (tested.config.meta or {}).get('tests_scope') -%}
-    {%- if not scope and tested.fqn[1] == 'staging' -%}
+    {%- if not scope and tested.fqn[1] == 'staging'
+        and tested.config.materialized == 'incremental' -%}
         {#- staging's incremental tables keep the raw row's loaded_at -#}
         {%- set scope = {'column': 'loaded_at', 'kind': 'loaded_after'} -%}
     {%- endif -%}

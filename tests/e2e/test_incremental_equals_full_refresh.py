@@ -348,6 +348,8 @@ def test_planned_daily_build_with_scoped_tests_equals_a_full_refresh(
     scoped = {r["unique_id"] for r in results if bound in (r.get("compiled_code") or "")}
     assert any("_stg_platform__residents_" in t for t in scoped), sorted(scoped)[:5]
     assert any("_int_person_changes_" in t for t in scoped), sorted(scoped)[:5]
+    # the view over every raw version: its tests read only the versions loaded since
+    assert any("_stg_platform__record_versions_" in t for t in scoped), sorted(scoped)[:5]
     assert not any("fct_indicator_values" in t for t in scoped)  # marts: every row
     incremental = {t: _rows(admin_dsn, t, k) for t, k in INCREMENTAL_TABLES.items()}
     incremental_marts = _marts(admin_dsn, "marts")

@@ -1,4 +1,7 @@
-{{ config(materialized='view') }}
+{{ config(
+    materialized='view',
+    meta={'tests_scope': {'column': 'loaded_at', 'kind': 'loaded_after'}},
+) }}
 
 {#-
     Staging: every raw version of the platform records that change tracking reads
@@ -9,7 +12,9 @@
 
     A view, not an incremental table like the other staging models: it only reshapes raw rows,
     and a filter on entity, record_id or loaded_at reaches each raw table's index (the
-    planner pushes it into every branch of the union).
+    planner pushes it into every branch of the union). The pipeline's incremental runs test
+    only the versions loaded since the previous build (meta tests_scope, macros/
+    scoped_tests.sql), through those indexes; a full build tests every row.
 
     Privacy: the ID number of an EHR version only feeds person_key, computed as the person_key
     macro does (keyring.person_key(): the key never leaves the warehouse).
