@@ -157,9 +157,9 @@ final as (
     select
         person_key,
         period_key,
+        facility_code,
         window_start,
         period_end,
-        facility_code,
         enrolled_on,
         death_date,
         is_alive_at_window_start,
