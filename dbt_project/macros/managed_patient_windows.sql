@@ -3,8 +3,8 @@
         patients"): one row per `keys` (columns of `cards`, person_key among them) x
         period_key of `periods` in which a registry card is in care, i.e. enrolled on or
         before the window end and not withdrawn before the window start, with window_start,
-        period_end, the person's facility_code (attributed_facility_code), birth_date and
-        death_date from `persons`, the earliest enrolment of those cards (enrolled_on),
+        period_end, the person's person_sk, facility_code (attributed_facility_code),
+        birth_date and death_date from `persons`, the earliest enrolment of those cards (enrolled_on),
         is_alive_at_window_start, months_in_care (max(window start, enrolment month) to the
         window end, inclusive) and required_followups (ceil(months_in_care / 3)). `where`: an
         optional further condition on c (the card) and p (the period). -#}
@@ -12,6 +12,7 @@
         {%- for key in keys %}
             w.{{ key }},
         {%- endfor %}
+        pr.person_sk,
         w.period_key,
         p.window_start,
         p.period_end,

@@ -26,7 +26,12 @@
     rows into a temp table; the incremental strategy 'person_window'
     (get_incremental_person_window_sql) then deletes that scope from the table and inserts the
     temp table's rows, in dbt's transaction (the contract's primary key, person first, makes
-    any overlap an error and keeps each person's rows in a few index pages). The first build
+    any overlap an error and keeps each person's rows in a few index pages). The tables are
+    keyed on int_persons.person_sk, a bigint hash of person_key (macro person_sk): the scope
+    is selected by person_key and deleted by its person_sk. Each model selects its rows in
+    primary-key order: the contract creates the table with its key before the insert, and
+    rows inserted in key order fill the index's pages instead of splitting them (at 28 k
+    residents the records table's key takes 25 MB instead of 40). The first build
     and a full refresh are dbt's own (create table as). Every row carries the state of the
     build that wrote it (person_window_build_columns), read back through an index on those
     columns.
@@ -212,17 +217,20 @@
         table, after it built this run's rows into arg_dict.temp_relation; "main" statement, one
         transaction): delete what the run recomputes, then insert the temp relation's rows.
         State 'full' (cut-off moved back, org units loaded): truncate. Else the persons in scope
-        through the primary key (person first; = any(array(...)): an index scan per person, not
-        a hash join over the table) and, when there are any, the windows that started or left
-        the reporting history since the previous build. unique_key and incremental_predicates
-        are not used. -#}
+        (their person_sk) through the primary key (person first; = any(array(...)): an index
+        scan per person, not a hash join over the table) and, when there are any, the windows
+        that started or left the reporting history since the previous build. unique_key and
+        incremental_predicates are not used. -#}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set state = person_window_state() -%}
     {%- if state['mode'] == 'full' -%}
         truncate {{ target }};
     {%- else -%}
         delete from {{ target }}
-        where person_key = any(array({{ person_window_scope_persons(state) }}));
+        where person_sk = any(array(
+            select {{ person_sk('scope.person_key') }}
+            from ({{ person_window_scope_persons(state) }}) as scope
+        ));
         {%- if state['has_new_windows'] or state['has_gone_windows'] %}
             delete from {{ target }}
             where

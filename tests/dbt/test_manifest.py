@@ -118,7 +118,7 @@ def test_person_window_models_delete_their_scope_and_record_their_watermark(
         assert "person_window" not in _pre_hooks(model), model["name"]
         assert model["config"]["contract"]["enforced"], model["name"]
         primary_keys = [c["columns"] for c in model["constraints"] if c["type"] == "primary_key"]
-        assert [k[0] for k in primary_keys] == ["person_key"], model["name"]
+        assert [k[0] for k in primary_keys] == ["person_sk"], model["name"]
         assert "period_key" in primary_keys[0], model["name"]
         assert "person_window_build_columns()" in model["raw_code"], model["name"]
         assert {"inputs_loaded_through", "data_cutoff_date"} <= set(model["columns"]), model["name"]
@@ -135,7 +135,8 @@ def test_person_window_models_delete_their_scope_and_record_their_watermark(
     }
     sql = " ".join(strategy["macro_sql"].split())
     assert "truncate {{ target }}" in sql
-    assert "delete from {{ target }} where person_key = any(array(" in sql
+    assert "delete from {{ target }} where person_sk = any(array(" in sql
+    assert "person_sk('scope.person_key')" in sql  # the scope's persons, by their surrogate
     assert "split(" not in " ".join(
         m["macro_sql"] for m in manifest["macros"].values() if m["name"].startswith("person_window")
     )

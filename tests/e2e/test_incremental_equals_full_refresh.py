@@ -44,9 +44,9 @@ DAY_BEFORE = (date.fromisoformat(AS_OF) - timedelta(days=1)).isoformat()
 # year's and Q4's, computed once under the coarsest period, macros/reporting_periods.sql)
 NEW_YEAR = "2027-01-01"
 INCREMENTAL_TABLES = {
-    "int_records__person_windows": ("person_key", "period_key"),
-    "int_chronic__htn_t2d_windows": ("condition", "person_key", "period_key"),
-    "int_elderly__person_windows": ("person_key", "period_key"),
+    "int_records__person_windows": ("person_sk", "period_key"),
+    "int_chronic__htn_t2d_windows": ("condition", "person_sk", "period_key"),
+    "int_elderly__person_windows": ("person_sk", "period_key"),
 }
 BUILD_COLUMNS = ("inputs_loaded_through", "data_cutoff_date")  # differ by design
 SELECT = " ".join(f"+{t}" for t in INCREMENTAL_TABLES)

@@ -28,13 +28,14 @@ pytestmark = pytest.mark.stack
 # Every generated secret is 32+ characters; a value shorter than this (a configured one) would
 # match by chance in logs and data, so it is left out of the scan.
 MIN_SECRET_LENGTH = 8
-PERSON_KEYED = (
-    "staging.stg_platform__residents",
-    "intermediate.int_person_changes",
-    "intermediate.int_records__person_windows",
-    "intermediate.int_chronic__htn_t2d_windows",
-    "intermediate.int_elderly__person_windows",
-)
+# table -> its person column (the person x window tables are keyed on person_sk, a hash of it)
+PERSON_KEYED = {
+    "staging.stg_platform__residents": "person_key",
+    "intermediate.int_person_changes": "person_key",
+    "intermediate.int_records__person_windows": "person_sk",
+    "intermediate.int_chronic__htn_t2d_windows": "person_sk",
+    "intermediate.int_elderly__person_windows": "person_sk",
+}
 FACTS = (
     "select indicator_code, org_unit_code, period_key, numerator, denominator"
     " from marts.fct_indicator_values order by 1, 2, 3"
@@ -54,8 +55,8 @@ def _warehouse(settings: Settings) -> psycopg.Connection:
     return psycopg.connect(settings.pg.admin_url(settings.warehouse_db), autocommit=True)
 
 
-def _keys(conn: psycopg.Connection, table: str) -> set[str]:
-    return {r[0] for r in conn.execute(f"select distinct person_key from {table}").fetchall()}
+def _keys(conn: psycopg.Connection, table: str, column: str = "person_key") -> set:
+    return {r[0] for r in conn.execute(f"select distinct {column} from {table}").fetchall()}
 
 
 def _loaded(conn: psycopg.Connection) -> tuple:
@@ -74,7 +75,7 @@ def _log_every_statement(settings: Settings, on: bool) -> None:
 def test_rotating_the_person_key_rebuilds_every_person_keyed_model(stack, first_run) -> None:
     assert first_run.ok, first_run
     with _warehouse(stack) as conn:
-        old = {table: _keys(conn, table) for table in PERSON_KEYED}
+        old = {table: _keys(conn, table, column) for table, column in PERSON_KEYED.items()}
         facts, loaded = conn.execute(FACTS).fetchall(), _loaded(conn)
     assert old["staging.stg_platform__residents"], "no residents were modelled"
     _retired_keys.append(stack.get("PERSON_KEY_SECRET"))
@@ -93,11 +94,15 @@ def test_rotating_the_person_key_rebuilds_every_person_keyed_model(stack, first_
             " where s.person_key <> keyring.person_key(r.payload ->> 'id_number', r.record_id)"
         ).fetchone()[0]
         assert stale == 0
-        residents = _keys(conn, "staging.stg_platform__residents")
-        for table in PERSON_KEYED:
-            new = _keys(conn, table)
+        known = {
+            "person_key": _keys(conn, "staging.stg_platform__residents")
+            | _keys(conn, "intermediate.int_person_changes"),
+            "person_sk": _keys(conn, "intermediate.int_persons", "person_sk"),
+        }
+        for table, column in PERSON_KEYED.items():
+            new = _keys(conn, table, column)
             assert new and not (new & old[table]), f"{table} keeps person keys of the old key"
-            assert new <= residents | _keys(conn, "intermediate.int_person_changes"), table
+            assert new <= known[column], table
         if _loaded(conn) == loaded:  # nothing ingested meanwhile: the same numbers
             assert conn.execute(FACTS).fetchall() == facts
 

@@ -136,6 +136,7 @@ final as (
 
     select
         a.person_key,
+        {{ person_sk('a.person_key') }} as person_sk,
         a.primary_ehr_record_id,
         a.ehr_count,
         a.ehr_count > 1 as is_duplicated,

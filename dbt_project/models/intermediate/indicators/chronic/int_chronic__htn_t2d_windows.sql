@@ -289,7 +289,7 @@ final as (
 
     select
         condition,
-        person_key,
+        person_sk,
         period_key,
         window_start,
         period_end,
@@ -319,6 +319,7 @@ final as (
         is_controlled,
         {{ person_window_build_columns() }}
     from flagged
+    order by person_sk, condition, period_key
 
 )
 

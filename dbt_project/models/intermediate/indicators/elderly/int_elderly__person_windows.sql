@@ -64,6 +64,7 @@ eligible as (
 
     select
         ew.*,
+        p.person_sk,
         p.attributed_facility_code as facility_code,
         p.birth_date
     from exam_windows as ew
@@ -78,7 +79,7 @@ eligible as (
 final as (
 
     select
-        person_key,
+        person_sk,
         period_key,
         facility_code,
         birth_date,
@@ -90,7 +91,8 @@ final as (
         bool_or(has_tcm_constitution and has_tcm_guidance) as is_tcm_managed,
         {{ person_window_build_columns() }}
     from eligible
-    group by person_key, period_key, facility_code, birth_date, assessment_year
+    group by person_sk, period_key, facility_code, birth_date, assessment_year
+    order by person_sk, period_key
 
 )
 

@@ -1,8 +1,8 @@
 {{ config(**person_window_config()) }}
 
 {#-
-    Health records and family doctors (spec §2): one row per merged person x reporting period
-    for every person who, at the window end (period_end), has an active EHR or an active
+    Health records and family doctors (spec §2): one row per merged person (person_sk) x
+    reporting period for every person who, at the window end (period_end), has an active EHR or an active
     family-doctor contract, with the flags that int_indicator__records counts.
 
     Every fact is first turned into date spans [span_start, span_end] (the window ends at
@@ -266,7 +266,7 @@ person_periods as (
 flagged as (
 
     select
-        pp.person_key,
+        pr.person_sk,
         p.period_key,
         pr.attributed_facility_code as facility_code,
         extract(year from age(p.period_end, pr.birth_date))::integer as age_at_window_end,
@@ -288,7 +288,7 @@ flagged as (
 final as (
 
     select
-        person_key,
+        person_sk,
         period_key,
         facility_code,
         age_at_window_end,
@@ -310,6 +310,7 @@ final as (
         {{ person_window_build_columns() }}
     from flagged
     where is_alive_at_window_end and (has_open_ehr_copy or has_contract_in_force)
+    order by person_sk, period_key
 
 )
 
