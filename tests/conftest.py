@@ -100,18 +100,23 @@ TEST_DBT_TARGET = "ci"
 
 
 def run_dbt(
-    *args: str, target: Path, env: dict[str, str], dbt_target: str = TEST_DBT_TARGET
+    *args: str,
+    target: Path,
+    env: dict[str, str],
+    dbt_target: str = TEST_DBT_TARGET,
+    project: Path = DBT_DIR,
 ) -> subprocess.CompletedProcess:
-    """Run dbt (of this venv) on the project with its own target/log folder and `env` added;
-    `dbt_target` is the profile's target (`--target`), `ci` unless a test says otherwise."""
+    """Run dbt (of this venv) on the project (or a copy of it) with its own target/log folder
+    and `env` added; `dbt_target` is the profile's target (`--target`), `ci` unless a test says
+    otherwise."""
     return subprocess.run(
         [
             str(Path(sys.prefix) / "bin" / "dbt"),
             *args,
             "--project-dir",
-            str(DBT_DIR),
+            str(project),
             "--profiles-dir",
-            str(DBT_DIR),
+            str(project),
             "--target",
             dbt_target,
             "--target-path",

@@ -216,15 +216,31 @@
     {#- incremental_strategy 'person_window' (dbt calls it in an incremental run on an existing
         table, after it built this run's rows into arg_dict.temp_relation; "main" statement, one
         transaction): delete what the run recomputes, then insert the temp relation's rows.
-        State 'full' (cut-off moved back, org units loaded): truncate. Else the persons in scope
-        (their person_sk) through the primary key (person first; = any(array(...)): an index
-        scan per person, not a hash join over the table) and, when there are any, the windows
-        that started or left the reporting history since the previous build. unique_key and
-        incremental_predicates are not used. -#}
+        The rows were selected in the mode the model's SQL was rendered in, which
+        person_window_build_columns(state) wrote into it as a comment: 'full' (cut-off moved
+        back, org units loaded) truncates. Else the persons in scope (their person_sk) through
+        the primary key (person first; = any(array(...)): an index scan per person, not a hash
+        join over the table) and, when there are any, the windows that started or left the
+        reporting history since the previous build. The state is read again here for the
+        scope; if it now says 'full' (org units loaded since the model was rendered), the rows
+        cover only the scope and the run stops with an error, writing nothing: the next run
+        recomputes the whole table. unique_key and incremental_predicates are not used. -#}
     {%- set target = arg_dict['target_relation'] -%}
+    {%- set rendered = model.compiled_code or '' -%}
     {%- set state = person_window_state() -%}
-    {%- if state['mode'] == 'full' -%}
+    {%- if 'person_window_mode: full' in rendered -%}
         truncate {{ target }};
+    {%- elif 'person_window_mode: incremental' not in rendered -%}
+        {{ exceptions.raise_compiler_error(
+            model.name ~ ": its SQL does not say the mode it was rendered in;"
+            ~ " select person_window_build_columns(state)"
+        ) }}
+    {%- elif state['mode'] == 'full' -%}
+        {{ exceptions.raise_compiler_error(
+            model.name ~ ": org units were loaded while it was being built, so its rows cover"
+            ~ " only this run's scope of persons; nothing was written. The next run recomputes"
+            ~ " the whole table."
+        ) }}
     {%- else -%}
         delete from {{ target }}
         where person_sk = any(array(
@@ -243,9 +259,11 @@
     {{ get_incremental_append_sql(arg_dict) }}
 {%- endmacro %}
 
-{% macro person_window_build_columns() -%}
-    {#- the columns every row carries: the latest raw load and the cut-off of this build -#}
+{% macro person_window_build_columns(state) -%}
+    {#- the columns every row carries: the latest raw load and the cut-off of this build; then,
+        as a comment, the mode of `state` for the strategy -#}
     (select max(changes.last_loaded_at) from {{ ref('int_person_changes') }} as changes)
         as inputs_loaded_through,
     date '{{ var("data_cutoff_date") }}' as data_cutoff_date
+    /* person_window_mode: {{ state['mode'] }} */
 {%- endmacro %}

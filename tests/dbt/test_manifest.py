@@ -120,7 +120,7 @@ def test_person_window_models_delete_their_scope_and_record_their_watermark(
         primary_keys = [c["columns"] for c in model["constraints"] if c["type"] == "primary_key"]
         assert [k[0] for k in primary_keys] == ["person_sk"], model["name"]
         assert "period_key" in primary_keys[0], model["name"]
-        assert "person_window_build_columns()" in model["raw_code"], model["name"]
+        assert "person_window_build_columns(state)" in model["raw_code"], model["name"]
         assert {"inputs_loaded_through", "data_cutoff_date"} <= set(model["columns"]), model["name"]
         # the previous build's state is read through an index, not a scan of the table
         assert {"columns": ["inputs_loaded_through", "data_cutoff_date"]} in [

@@ -8,7 +8,8 @@ deleted, an EHR moved to another facility), builds incrementally, and compares e
 `--full-refresh` of the same data. The change margin is 0 so that the incremental run really
 recomputes only the changed persons (the test checks that too). Then the same for the first day
 of the next year (new windows for everyone, and 2024 leaves the reporting history) and for a
-cut-off moved back (everything).
+cut-off moved back (everything). Last, org units loaded between a model's render and its
+strategy: the model stops and keeps its rows.
 
 The second test goes through the pipeline's run plan (phwarehouse.pipeline.dbt_selection): a
 first `dbt build` planned in full, the next day's build selecting only what changed with its data
@@ -19,13 +20,14 @@ every mart must be the same row for row.
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
-from tests.conftest import run_dbt, wipe_raw
+from tests.conftest import DBT_DIR, run_dbt, wipe_raw
 
 from phwarehouse.ingestion import file_drops, raw_store
 from phwarehouse.ingestion.client import PlatformClient
@@ -237,6 +239,36 @@ def test_incremental_run_after_a_day_equals_a_full_refresh(
     _dbt_run(warehouse_settings, tmp_path / "t6", AS_OF)
     incremental = {t: _rows(admin_dsn, t, k) for t, k in INCREMENTAL_TABLES.items()}
     assert not _differences(incremental, full_as_of)
+
+    # org units loaded after the model was rendered incrementally, before its strategy ran: the
+    # strategy reads state 'full' (forced here in a copy of the project) and would truncate a
+    # table its rows cover only in part. The model stops with an error and writes nothing.
+    project = tmp_path / "race_project"
+    shutil.copytree(DBT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    strategy = project / "macros" / "person_windows.sql"
+    rendered = "{%- set rendered = model.compiled_code or '' -%}"
+    text = strategy.read_text()
+    assert text.count(rendered + "\n    {%- set state = person_window_state() -%}") == 1
+    strategy.write_text(
+        text.replace(
+            rendered + "\n    {%- set state = person_window_state() -%}",
+            rendered + "\n    {%- set state = {'mode': 'full'} -%}",
+        )
+    )
+    table = "int_elderly__person_windows"
+    raced = run_dbt(
+        "run",
+        "--select",
+        table,
+        "--vars",
+        f"{{data_cutoff_date: '{AS_OF}', incremental_change_margin_hours: 0}}",
+        target=tmp_path / "t7",
+        env=warehouse_settings.warehouse_env(),
+        project=project,
+    )
+    assert raced.returncode != 0
+    assert "org units were loaded while it was being built" in raced.stdout, raced.stdout[-3000:]
+    assert _rows(admin_dsn, table, INCREMENTAL_TABLES[table]) == incremental[table]
 
 
 def _differences(incremental: dict, full: dict) -> dict:

@@ -317,7 +317,7 @@ final as (
         last_fasting_glucose,
         age_at_last_reading,
         is_controlled,
-        {{ person_window_build_columns() }}
+        {{ person_window_build_columns(state) }}
     from flagged
     order by person_sk, condition, period_key
 

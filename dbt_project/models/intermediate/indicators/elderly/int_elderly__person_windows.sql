@@ -89,7 +89,7 @@ final as (
         bool_or(has_health_guidance) as has_health_guidance,
         bool_or(is_complete and has_health_guidance) as is_health_managed,
         bool_or(has_tcm_constitution and has_tcm_guidance) as is_tcm_managed,
-        {{ person_window_build_columns() }}
+        {{ person_window_build_columns(state) }}
     from eligible
     group by person_sk, period_key, facility_code, birth_date, assessment_year
     order by person_sk, period_key

@@ -307,7 +307,7 @@ final as (
         )
         or is_pregnant
         or is_in_chronic_registry as is_key_population,
-        {{ person_window_build_columns() }}
+        {{ person_window_build_columns(state) }}
     from flagged
     where is_alive_at_window_end and (has_open_ehr_copy or has_contract_in_force)
     order by person_sk, period_key
