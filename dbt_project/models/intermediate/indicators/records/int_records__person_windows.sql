@@ -257,31 +257,45 @@ person_date_sets as (
 
 ),
 
+-- the persons with a facility, with what the windows need of them: joined once per person,
+-- not once per person x window
+attributed_date_sets as (
+
+    select
+        pr.person_sk,
+        pr.attributed_facility_code as facility_code,
+        pr.birth_date,
+        pr.death_date,
+        ds.*
+    from person_date_sets as ds
+    inner join persons as pr on ds.person_key = pr.person_key
+    where not pr.is_excluded_no_facility
+    order by pr.person_sk
+
+),
+
 person_periods as (
 
-    {{ person_window_pairs(state, 'person_date_sets') }}
+    {{ person_window_pairs(state, 'attributed_date_sets') }}
 
 ),
 
 flagged as (
 
     select
-        pr.person_sk,
+        pp.person_sk,
         p.period_key,
-        pr.attributed_facility_code as facility_code,
-        extract(year from age(p.period_end, pr.birth_date))::integer as age_at_window_end,
-        pr.death_date is null or pr.death_date > p.period_end as is_alive_at_window_end,
+        pp.facility_code,
+        extract(year from age(p.period_end, pp.birth_date))::integer as age_at_window_end,
+        pp.death_date is null or pp.death_date > p.period_end as is_alive_at_window_end,
         coalesce(pp.open_ehr_dates @> p.period_end, false) as has_open_ehr_copy,
         coalesce(pp.contract_dates @> p.period_end, false) as has_contract_in_force,
         coalesce(pp.dynamic_record_dates @> p.period_end, false) as has_dynamic_record_12m,
         coalesce(pp.pregnant_dates @> p.period_end, false) as is_pregnant,
         coalesce(pp.registry_dates @> p.period_end, false) as is_in_chronic_registry
     from person_periods as pp
-    inner join persons as pr on pp.person_key = pr.person_key
     inner join periods as p on pp.period_key = p.period_key
-    where
-        not pr.is_excluded_no_facility
-        and (pp.open_ehr_dates @> p.period_end or pp.contract_dates @> p.period_end)
+    where pp.open_ehr_dates @> p.period_end or pp.contract_dates @> p.period_end
 
 ),
 
