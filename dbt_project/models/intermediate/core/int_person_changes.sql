@@ -43,36 +43,34 @@ ehr_map as (
 
 ),
 
-changed_records as (
+{% if is_incremental() %}
+    changed_records as (
 
-    select
-        entity,
-        record_id,
-        max(loaded_at) as loaded_at
-    from record_versions
-    -- EHRs and the records that name persons (not org units)
-    where
-        person_reference is not null
-        {% if is_incremental() %}
-            and loaded_at > {{ loaded_since_last_run('last_loaded_at') }}
-        {% endif %}
-    group by entity, record_id
-
-),
-
--- the persons named by any version of a changed record (an EHR names itself)
-touched_ehrs as (
-    {% for entity in person_entities + ['residents'] %}
         select
-            c.loaded_at,
-            v.ehr_record_id
-        from changed_records as c
-        inner join record_versions as v
-            on c.record_id = v.record_id
+            entity,
+            record_id,
+            max(loaded_at) as loaded_at
+        from record_versions
+        -- EHRs and the records that name persons (not org units)
         where
-            c.entity = '{{ entity }}'
-            and v.entity = '{{ entity }}'
-            {% if is_incremental() %}
+            person_reference is not null
+            and loaded_at > {{ loaded_since_last_run('last_loaded_at') }}
+        group by entity, record_id
+
+    ),
+
+    -- the persons named by any version of a changed record (an EHR names itself)
+    touched_ehrs as (
+        {% for entity in person_entities + ['residents'] %}
+            select
+                c.loaded_at,
+                v.ehr_record_id
+            from changed_records as c
+            inner join record_versions as v
+                on c.record_id = v.record_id
+            where
+                c.entity = '{{ entity }}'
+                and v.entity = '{{ entity }}'
                 -- an index scan of the raw table per changed record, not a hash join over
                 -- all of it (through the view's union the planner has no statistics on
                 -- record_id, and would guess that each record has hundreds of versions)
@@ -81,10 +79,32 @@ touched_ehrs as (
                     from changed_records as k
                     where k.entity = '{{ entity }}'
                 ))
-            {% endif %}
-        {% if not loop.last %}union all{% endif %}
-    {%- endfor %}
-),
+            {% if not loop.last %}union all{% endif %}
+        {%- endfor %}
+    ),
+{% else %}
+    -- a full build: every record has changed. Each version with the latest load of its
+    -- record's versions that name persons (EHRs and the records that name persons, not org
+    -- units), one pass per entity instead of a join of all versions with their records
+    touched_ehrs as (
+        select
+            loaded_at,
+            ehr_record_id
+        from (
+            {% for entity in person_entities + ['residents'] %}
+                select
+                    max(v.loaded_at) filter (where v.person_reference is not null)
+                        over (partition by v.record_id)
+                    as loaded_at,
+                    v.ehr_record_id
+                from record_versions as v
+                where v.entity = '{{ entity }}'
+                {% if not loop.last %}union all{% endif %}
+            {%- endfor %}
+        ) as versions
+        where loaded_at is not null
+    ),
+{% endif %}
 
 -- every version's ID number: an EHR whose ID number was corrected (or that was deleted) also
 -- changes the person it belonged to before
