@@ -77,35 +77,47 @@
     having coalesce(sum(numerator), 0) <> 0 or coalesce(sum(denominator), 0) <> 0
 {%- endmacro %}
 
+{% macro period_population(periods='periods', population='population', where=none) -%}
+    {#- SELECT of the official population of each facility's catchment township in each
+        reporting period's assessment year (see _macros.yml) -#}
+    select
+        pop.facility_code,
+        pr.period_key,
+        pr.period_type,
+        pr.assessment_year,
+        pop.age,
+        pop.population
+    from {{ periods }} as pr
+    inner join {{ population }} as pop on pr.assessment_year = pop.population_year
+    where
+        pop.facility_code is not null
+        {%- if where %}
+            and {{ where }}
+        {%- endif %}
+{%- endmacro %}
+
 {% macro population_denominator_facts(
     indicator_codes, periods='periods', population='population', min_age=none, max_age=none
 ) -%}
     {#- the official-population denominators of `indicator_codes` as facts: for every reporting
-        window (relation `periods`, int_reporting_periods) the population of each facility's
-        catchment township (relation `population`, int_population: facility_code not null) in
-        the window's assessment year, ages min_age..max_age in completed years (none: no
-        bound); numerator 0 -#}
+        window the population of each facility's catchment township (period_population) aged
+        min_age..max_age in completed years (none: no bound); numerator 0 -#}
+    {%- set bounds = [] -%}
+    {%- if min_age is not none %}{% do bounds.append('pop.age >= ' ~ min_age) %}{% endif -%}
+    {%- if max_age is not none %}{% do bounds.append('pop.age <= ' ~ max_age) %}{% endif -%}
     select
         codes.indicator_code,
-        pop.facility_code,
-        pr.period_key,
+        pp.facility_code,
+        pp.period_key,
         0 as numerator,
-        pop.population as denominator
-    from {{ periods }} as pr
-    inner join {{ population }} as pop
-        on pr.assessment_year = pop.population_year
+        pp.population as denominator
+    from (
+        {{ period_population(periods, population, where=bounds | join(' and ')) }}
+    ) as pp
     cross join (
         values
         {%- for code in indicator_codes %}
             ('{{ code }}'){{ ',' if not loop.last }}
         {%- endfor %}
     ) as codes (indicator_code)
-    where
-        pop.facility_code is not null
-        {%- if min_age is not none %}
-            and pop.age >= {{ min_age }}
-        {%- endif %}
-        {%- if max_age is not none %}
-            and pop.age <= {{ max_age }}
-        {%- endif %}
 {%- endmacro %}

@@ -29,23 +29,26 @@ prevalence as (
 
 ),
 
+-- each period's population of the service ages
+service_population as (
+
+    {{ period_population(where='pop.age >= ' ~ service_population_min_age) }}
+
+),
+
 final as (
 
     select
         pa.condition,
-        pop.facility_code,
-        p.period_key,
-        p.assessment_year,
-        sum(pop.population)::numeric as population_35_plus,
-        sum(pop.population::numeric * pa.prevalence::numeric) as estimated_patients
-    from population as pop
-    inner join periods as p on pop.population_year = p.assessment_year
+        sp.facility_code,
+        sp.period_key,
+        sp.assessment_year,
+        sum(sp.population)::numeric as population_35_plus,
+        sum(sp.population::numeric * pa.prevalence::numeric) as estimated_patients
+    from service_population as sp
     inner join prevalence as pa
-        on pop.age between pa.age_band_min and pa.age_band_max
-    where
-        pop.age >= {{ service_population_min_age }}
-        and pop.facility_code is not null
-    group by pa.condition, pop.facility_code, p.period_key, p.assessment_year
+        on sp.age between pa.age_band_min and pa.age_band_max
+    group by pa.condition, sp.facility_code, sp.period_key, sp.assessment_year
 
 )
 

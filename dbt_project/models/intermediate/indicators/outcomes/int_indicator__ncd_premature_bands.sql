@@ -35,20 +35,25 @@ periods as (
 
 ),
 
+-- the years' population of the ages of the bands
+year_population as (
+
+    {{ period_population(
+        where="pr.period_type = 'year' and pop.age between "
+        ~ band_min_age ~ " and " ~ (band_max_start_age + band_width - 1)
+    ) }}
+
+),
+
 population_by_age as (
 
     select
-        pop.facility_code,
-        pr.period_key,
-        {{ band_min_age }} + {{ band_width }} * ((pop.age - {{ band_min_age }}) / {{ band_width }})
+        facility_code,
+        period_key,
+        {{ band_min_age }} + {{ band_width }} * ((age - {{ band_min_age }}) / {{ band_width }})
             as band_start_age,
-        pop.population
-    from periods as pr
-    inner join population as pop on pr.assessment_year = pop.population_year
-    where
-        pr.period_type = 'year'
-        and pop.facility_code is not null
-        and pop.age between {{ band_min_age }} and {{ band_max_start_age + band_width - 1 }}
+        population
+    from year_population
 
 ),
 
