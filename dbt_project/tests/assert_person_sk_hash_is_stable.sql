@@ -5,5 +5,11 @@
 -- the new ones. This pins the hash of a fixed text: if it fails, run
 -- `dbt build --full-refresh` (warehouse_transform with {"full_refresh": true}), then put the
 -- new value here.
-select {{ person_sk("'phwarehouse person_sk canary'") }} as canary_person_sk
-where {{ person_sk("'phwarehouse person_sk canary'") }} <> 6357960420358190041
+with canary as (
+
+    select {{ person_sk("'phwarehouse person_sk canary'") }} as person_sk
+
+)
+
+select person_sk from canary
+where person_sk <> 6357960420358190041

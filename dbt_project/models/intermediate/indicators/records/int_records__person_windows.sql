@@ -2,8 +2,8 @@
 
 {#-
     Health records and family doctors (spec §2): one row per merged person (person_sk) x
-    reporting period for every person who, at the window end (period_end), has an active EHR or an active
-    family-doctor contract, with the flags that int_indicator__records counts.
+    reporting period for every person who, at the window end (period_end), has an active EHR
+    or an active family-doctor contract, with the flags that int_indicator__records counts.
 
     Every fact is first turned into date spans [span_start, span_end] (the window ends at
     which it holds), merged per person and fact into a date multirange (range_agg), and each
