@@ -17,6 +17,11 @@
     loaded since the previous build (an org unit change can re-attribute anyone). Seeds and
     other vars are not tracked: after changing them run `dbt build --full-refresh`.
 
+    A model that stores spans of consecutive windows with the same facts instead of one row
+    per window (int_records__person_window_spans) renders person_window_state(spans=true): a
+    span stands for the windows that existed when it was built, so windows started or gone
+    make it recompute everything.
+
     A model declares its config with `{{ config(**person_window_config()) }}`, renders
     `person_window_state()` once (a dict: {'mode': 'full'} or {'mode': 'incremental',
     'inputs_loaded_through', 'data_cutoff_date', 'has_new_windows', 'has_gone_windows'}) and
@@ -49,11 +54,14 @@
     }) }}
 {%- endmacro %}
 
-{% macro person_window_state() -%}
+{% macro person_window_state(spans=false) -%}
     {#- {'mode': 'full'}, or {'mode': 'incremental', 'inputs_loaded_through': text,
         'data_cutoff_date': text, 'has_new_windows': bool, 'has_gone_windows': bool} of the
-        previous build. sqlfluff's templater renders the callers without a database (execute
-        undefined): it takes the 'full' path and lints the full-build SQL. -#}
+        previous build, with 'spans': the value of `spans`. A model that stores runs of
+        consecutive windows (spans=true) is recomputed in full when windows started or left
+        the history: a run spans the windows that existed when it was built. sqlfluff's
+        templater renders the callers without a database (execute undefined): it takes the
+        'full' path and lints the full-build SQL. -#}
     {%- if not execute or (this is not none and is_incremental()) -%}
         {#- org-unit loads, through staging: every raw version, so a new one is seen although
             stg_platform__org_units keeps only the latest. Rendered while dbt parses the model
@@ -98,17 +106,19 @@
             from previous_build as b
         {%- endset -%}
         {%- set row = run_query(query).rows -%}
-        {%- if row | length == 1 and row[0][0] is not none and not row[0][2] -%}
+        {%- if row | length == 1 and row[0][0] is not none and not row[0][2]
+            and not (spans and (row[0][3] or row[0][4])) -%}
             {{ return({
                 'mode': 'incremental',
                 'inputs_loaded_through': row[0][0] | string,
                 'data_cutoff_date': row[0][1] | string,
                 'has_new_windows': true if row[0][3] else false,
                 'has_gone_windows': true if row[0][4] else false,
+                'spans': spans,
             }) }}
         {%- endif -%}
     {%- endif -%}
-    {{ return({'mode': 'full'}) }}
+    {{ return({'mode': 'full', 'spans': spans}) }}
 {%- endmacro %}
 
 {% macro person_window_scope_persons(state) -%}
@@ -217,8 +227,9 @@
         table, after it built this run's rows into arg_dict.temp_relation; "main" statement, one
         transaction): delete what the run recomputes, then insert the temp relation's rows.
         The rows were selected in the mode the model's SQL was rendered in, which
-        person_window_build_columns(state) wrote into it as a comment: 'full' (cut-off moved
-        back, org units loaded) truncates. Else the persons in scope (their person_sk) through
+        person_window_build_columns(state) wrote into it as a comment with whether the model
+        stores spans: 'full' (cut-off moved back, org units loaded; for spans also windows
+        started or gone) truncates. Else the persons in scope (their person_sk) through
         the primary key (person first; = any(array(...)): an index scan per person, not a hash
         join over the table) and, when there are any, the windows that started or left the
         reporting history since the previous build. The state is read again here for the
@@ -227,7 +238,7 @@
         recomputes the whole table. unique_key and incremental_predicates are not used. -#}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set rendered = model.compiled_code or '' -%}
-    {%- set state = person_window_state() -%}
+    {%- set state = person_window_state(spans='person_window_spans: true' in rendered) -%}
     {%- if 'person_window_mode: full' in rendered -%}
         truncate {{ target }};
     {%- elif 'person_window_mode: incremental' not in rendered -%}
@@ -265,5 +276,5 @@
     (select max(changes.last_loaded_at) from {{ ref('int_person_changes') }} as changes)
         as inputs_loaded_through,
     date '{{ var("data_cutoff_date") }}' as data_cutoff_date
-    /* person_window_mode: {{ state['mode'] }} */
+    /* person_window_mode: {{ state['mode'] }}, person_window_spans: {{ state['spans'] | lower }} */
 {%- endmacro %}

@@ -103,9 +103,9 @@ def test_person_window_models_delete_their_scope_and_record_their_watermark(
     """The person-window models share one config (person_window_config): dbt's incremental
     materialization with the strategy 'person_window', whose SQL deletes the run's scope and
     inserts the new rows; the primary key, person first, makes any overlap an error."""
-    scoped = [m for m in _models(manifest) if "person_window_state()" in m["raw_code"]]
+    scoped = [m for m in _models(manifest) if "person_window_state(" in m["raw_code"]]
     assert {m["name"] for m in scoped} >= {
-        "int_records__person_windows",
+        "int_records__person_window_spans",
         "int_chronic__htn_t2d_windows",
         "int_elderly__person_windows",
     }
@@ -119,7 +119,8 @@ def test_person_window_models_delete_their_scope_and_record_their_watermark(
         assert model["config"]["contract"]["enforced"], model["name"]
         primary_keys = [c["columns"] for c in model["constraints"] if c["type"] == "primary_key"]
         assert [k[0] for k in primary_keys] == ["person_sk"], model["name"]
-        assert "period_key" in primary_keys[0], model["name"]
+        # and the window: period_key, or the first window end of a span of windows
+        assert {"period_key", "first_period_end"} & set(primary_keys[0]), model["name"]
         assert "person_window_build_columns(state)" in model["raw_code"], model["name"]
         assert {"inputs_loaded_through", "data_cutoff_date"} <= set(model["columns"]), model["name"]
         # the previous build's state is read through an index, not a scan of the table

@@ -46,12 +46,13 @@ DAY_BEFORE = (date.fromisoformat(AS_OF) - timedelta(days=1)).isoformat()
 # year's and Q4's, computed once under the coarsest period, macros/reporting_periods.sql)
 NEW_YEAR = "2027-01-01"
 INCREMENTAL_TABLES = {
-    "int_records__person_windows": ("person_sk", "period_key"),
+    "int_records__person_window_spans": ("person_sk", "first_period_end"),
     "int_chronic__htn_t2d_windows": ("condition", "person_sk", "period_key"),
     "int_elderly__person_windows": ("person_sk", "period_key"),
 }
 BUILD_COLUMNS = ("inputs_loaded_through", "data_cutoff_date")  # differ by design
-SELECT = " ".join(f"+{t}" for t in INCREMENTAL_TABLES)
+RECORDS_WINDOWS = "int_records__person_windows"  # the view that gives the spans back per window
+SELECT = " ".join(f"+{t}" for t in (*INCREMENTAL_TABLES, RECORDS_WINDOWS))
 
 
 def _ingest(loader_dsn: str, district: Path, as_of: str, batch: str) -> None:
@@ -230,7 +231,7 @@ def test_incremental_run_after_a_day_equals_a_full_refresh(
     _dbt_run(warehouse_settings, tmp_path / "t5", NEW_YEAR, "--full-refresh")
     full = {t: _rows(admin_dsn, t, k) for t, k in INCREMENTAL_TABLES.items()}
     assert not _differences(incremental, full)
-    windows = {row[1] for row in incremental["int_records__person_windows"]}
+    windows = {row[1] for row in _rows(admin_dsn, RECORDS_WINDOWS, ("person_sk", "period_key"))}
     assert {"2027-01", "2027-Q1", "2027"} <= windows  # the new windows
     assert "2026" in windows and not {"2026-12", "2026-Q4"} & windows  # one window, once
     assert not any(key.startswith("2024") for key in windows)  # left the history
@@ -248,10 +249,14 @@ def test_incremental_run_after_a_day_equals_a_full_refresh(
     strategy = project / "macros" / "person_windows.sql"
     rendered = "{%- set rendered = model.compiled_code or '' -%}"
     text = strategy.read_text()
-    assert text.count(rendered + "\n    {%- set state = person_window_state() -%}") == 1
+    read_state = (
+        "\n    {%- set state = person_window_state("
+        "spans='person_window_spans: true' in rendered) -%}"
+    )
+    assert text.count(rendered + read_state) == 1
     strategy.write_text(
         text.replace(
-            rendered + "\n    {%- set state = person_window_state() -%}",
+            rendered + read_state,
             rendered + "\n    {%- set state = {'mode': 'full'} -%}",
         )
     )

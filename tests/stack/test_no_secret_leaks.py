@@ -32,7 +32,7 @@ MIN_SECRET_LENGTH = 8
 PERSON_KEYED = {
     "staging.stg_platform__residents": "person_key",
     "intermediate.int_person_changes": "person_key",
-    "intermediate.int_records__person_windows": "person_sk",
+    "intermediate.int_records__person_window_spans": "person_sk",
     "intermediate.int_chronic__htn_t2d_windows": "person_sk",
     "intermediate.int_elderly__person_windows": "person_sk",
 }
