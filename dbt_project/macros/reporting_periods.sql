@@ -25,3 +25,16 @@
         w.period_end,
         case w.period_type when 'year' then 1 when 'quarter' then 2 else 3 end
 {%- endmacro %}
+
+{% macro windows_of_spans(spans, windows) -%}
+    {#- SELECT of every column of `spans` (rows with first_period_end and last_period_end, a
+        run of consecutive windows) with the period_key of each window of `windows`
+        (int_reporting_windows) it covers: those whose period_end lies between the two. The
+        one place a span is given back to its windows. -#}
+    select
+        w.period_key,
+        s.*
+    from {{ spans }} as s
+    inner join {{ windows }} as w
+        on w.period_end between s.first_period_end and s.last_period_end
+{%- endmacro %}

@@ -1,9 +1,8 @@
 {#-
     Health records and family doctors (spec §2), one row per merged person x reporting window:
-    the spans of int_records__person_window_spans given back to each window they cover (the
-    windows of int_reporting_windows whose period_end lies between the span's first and last
-    window end). A view: the spans hold a thirteenth of these rows, and
-    int_indicator__records counts them as they are read.
+    the spans of int_records__person_window_spans given back to each window they cover
+    (windows_of_spans). A view for looking a person's windows up: the spans hold a thirteenth
+    of these rows, and int_indicator__records counts the spans without expanding each one.
 -#}
 
 with windows as (
@@ -18,23 +17,27 @@ spans as (
 
 ),
 
+person_windows as (
+
+    {{ windows_of_spans('spans', 'windows') }}
+
+),
+
 final as (
 
     select
-        s.person_sk,
-        w.period_key,
-        s.facility_code,
-        s.is_active_ehr,
-        s.has_dynamic_record_12m,
-        s.has_active_contract,
-        s.is_aged_65_plus,
-        s.is_aged_0_6,
-        s.is_pregnant,
-        s.is_in_chronic_registry,
-        s.is_key_population
-    from spans as s
-    inner join windows as w
-        on w.period_end between s.first_period_end and s.last_period_end
+        person_sk,
+        period_key,
+        facility_code,
+        is_active_ehr,
+        has_dynamic_record_12m,
+        has_active_contract,
+        is_aged_65_plus,
+        is_aged_0_6,
+        is_pregnant,
+        is_in_chronic_registry,
+        is_key_population
+    from person_windows
 
 )
 
