@@ -212,11 +212,6 @@ def init_cluster(settings: Settings) -> bool:
                 "work_mem = '64MB'",
                 "maintenance_work_mem = '512MB'",
                 "synchronous_commit = off",
-                # a table created and filled in one transaction (dbt's create table as) is
-                # written once and synced at commit instead of also going through the WAL;
-                # the price: no streaming replica or point-in-time recovery (pg_dump backs up)
-                "wal_level = minimal",
-                "max_wal_senders = 0",
                 "jit = off",  # JIT plans stacked dbt views badly (seconds -> tens of seconds)
                 "max_wal_size = '4GB'",
                 "checkpoint_timeout = '15min'",
