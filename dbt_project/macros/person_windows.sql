@@ -23,8 +23,9 @@
     make it recompute everything.
 
     A model declares its config with `{{ config(**person_window_config()) }}`, renders
-    `person_window_state()` once (a dict: {'mode': 'full'} or {'mode': 'incremental',
-    'inputs_loaded_through', 'data_cutoff_date', 'has_new_windows', 'has_gone_windows'}) and
+    `person_window_state()` once (a dict: {'mode': 'full', 'spans'} or {'mode': 'incremental',
+    'inputs_loaded_through', 'data_cutoff_date', 'has_new_windows', 'has_gone_windows',
+    'spans'}) and
     passes it to the helpers, which select the scope as person filters
     (person_window_person_filter, person_window_needs_history), per person x window conditions
     (person_window_in_scope) or the pairs themselves (person_window_pairs). dbt builds those
