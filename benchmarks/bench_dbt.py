@@ -12,9 +12,10 @@ folder, and the cut-off goes to dbt in PHW_DATA_CUTOFF_DATE. The change margin i
 here are seconds apart; in daily operation they are a day apart, beyond the 1 h margin).
 
 Prints per build: wall time, dbt start-up (wall time less dbt's own elapsed time), model and
-data-test time (summed over dbt's threads), the slowest nodes (run_results.json), schema sizes;
-dbt parse from scratch vs partial; medians; and checks that the last incremental build's
-`fct_indicator_values` equals the full refresh's row for row.
+data-test time (summed over dbt's threads), CPU time of the dbt process and of PostgreSQL,
+the slowest nodes (run_results.json), schema sizes; dbt parse from scratch vs partial;
+medians; and checks that the last incremental build's `fct_indicator_values` equals the full
+refresh's row for row.
 
     .venvs/pipeline/bin/python benchmarks/bench_dbt.py [--residents 100000] [--keep]
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -41,6 +43,7 @@ from bench_ingest import (
     _serve,
     ensure_profile,
     ingest_all,
+    pg_cpu,
     profile_parser,
 )
 
@@ -61,6 +64,11 @@ def _targets() -> set[str]:
 
 
 VARS = f"{{marts_schema: {CANDIDATE}, incremental_change_margin_hours: 0}}"
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _dbt(settings, target: Path, *args: str, env: dict[str, str]) -> tuple[float, str, int]:
@@ -105,9 +113,12 @@ def _marts_schema(manifest: dict) -> str:
 
 
 class Build:
-    def __init__(self, label: str, wall: float, run_results: dict, plan) -> None:
+    def __init__(
+        self, label: str, wall: float, run_results: dict, plan, cpu: tuple[float, float]
+    ) -> None:
         results = run_results["results"]
         self.label, self.wall, self.plan = label, wall, plan
+        self.dbt_cpu, self.pg_cpu = cpu
         self.elapsed = run_results["elapsed_time"]
         self.startup = wall - self.elapsed
         self.models = sum(r["execution_time"] for r in results if ".test." not in r["unique_id"])
@@ -120,7 +131,8 @@ class Build:
         print(
             f"{self.label}: {self.wall:.1f}s wall; dbt start-up {self.startup:.1f}s; "
             f"{self.n_models} models (with seeds) {self.models:.1f}s, {self.n_tests} data tests "
-            f"{self.tests:.1f}s (thread time)"
+            f"{self.tests:.1f}s (thread time); CPU: dbt {self.dbt_cpu:.1f}s, "
+            f"PostgreSQL {self.pg_cpu:.1f}s"
         )
         if self.plan is not None:
             print(f"  plan: {self.plan.summary()}")
@@ -184,6 +196,7 @@ def main() -> None:
                 full_refresh=full_refresh,
                 margin=timedelta(0),
             )
+            cpu = _children_cpu(), pg_cpu(settings)
             wall, out, rc = _dbt(
                 settings,
                 target,
@@ -198,8 +211,10 @@ def main() -> None:
             if rc != 0:
                 print(out[-5000:])
                 raise SystemExit(f"{label} failed")
+            cpu = _children_cpu() - cpu[0], pg_cpu(settings) - cpu[1]
             dbt_selection.save_state(state_dir, plan.next_state)
-            result = Build(label, wall, json.loads((target / "run_results.json").read_text()), plan)
+            run_results = json.loads((target / "run_results.json").read_text())
+            result = Build(label, wall, run_results, plan, cpu)
             with psycopg.connect(admin, autocommit=True) as conn:
                 schema = _marts_schema(json.loads(manifest_path.read_text()))
                 result.fct = sorted(

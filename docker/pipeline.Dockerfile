@@ -7,7 +7,7 @@ RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
 RUN pip install --no-cache-dir uv
 WORKDIR /opt/phwarehouse
 COPY requirements/pipeline.lock.txt requirements/
-RUN uv pip install --system --no-cache -r requirements/pipeline.lock.txt
+RUN uv pip install --system --no-cache --compile-bytecode -r requirements/pipeline.lock.txt
 COPY pyproject.toml README.md ./
 COPY src src
 COPY dags dags

@@ -2,7 +2,7 @@
 FROM python:3.11-slim-bookworm
 RUN pip install --no-cache-dir uv
 COPY requirements/superset.lock.txt /tmp/
-RUN uv pip install --system --no-cache -r /tmp/superset.lock.txt
+RUN uv pip install --system --no-cache --compile-bytecode -r /tmp/superset.lock.txt
 COPY superset /opt/superset
 # the dashboards' importer (phwarehouse.dashboards.superset_apply), without the pipeline's deps
 COPY pyproject.toml README.md /opt/phw/
