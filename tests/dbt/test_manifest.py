@@ -161,6 +161,42 @@ def test_every_table_model_has_a_tested_or_enforced_key(manifest: dict) -> None:
     assert missing == []
 
 
+def test_not_null_columns_are_declared_as_constraints_and_tested_once(manifest: dict) -> None:
+    """A not-null column of a model or seed declares a not_null constraint; nodes without an
+    enforced contract (PostgreSQL does not check the constraint there) have one model-level
+    not_null_columns test that checks them all, and no per-column not_null test; a
+    not_null_columns test is only attached where it has something to check. A conditional
+    not-null (a not_null test with a `where`) stays a test of its own."""
+    tested: dict[str, list[str]] = {}  # node -> generic tests attached to it
+    per_column: list[str] = []
+    for node in manifest["nodes"].values():
+        meta = node.get("test_metadata") or {}
+        if node["resource_type"] != "test" or not node.get("attached_node"):
+            continue
+        tested.setdefault(node["attached_node"], []).append(meta.get("name", ""))
+        if meta.get("name") == "not_null" and not node["config"].get("where"):
+            per_column.append(node["attached_node"])
+    gaps = []
+    for uid, node in manifest["nodes"].items():
+        if node["resource_type"] not in ("model", "seed"):
+            continue
+        declared = [
+            c["name"]
+            for c in node["columns"].values()
+            if any(k["type"] == "not_null" for k in c.get("constraints", []))
+        ]
+        enforced = node["config"].get("contract", {}).get("enforced", False)
+        checks = tested.get(uid, []).count("not_null_columns")
+        if enforced:
+            continue
+        if checks != (1 if declared else 0):
+            gaps.append((node["name"], len(declared), checks))
+        if uid in per_column:
+            gaps.append((node["name"], "per-column not_null test"))
+    assert gaps == []
+    assert len(tested) > 50 and sum(v.count("not_null_columns") for v in tested.values()) > 50
+
+
 def test_field_issues_are_read_from_every_platform_entity(manifest: dict) -> None:
     """stg_platform__field_issues lists its entities by hand: every source table that holds
     platform records (all but the statistics bureau's file) must be in it."""
