@@ -62,6 +62,24 @@ def test_transformer_sessions_sort_in_memory_without_jit(transformer_dsn: str) -
         assert conn.execute("show jit").fetchone()[0] == "off"
 
 
+def test_text_sorts_in_code_point_order_with_unicode_case(transformer_dsn: str) -> None:
+    """The cluster collates as "C" (memcmp, abbreviated keys: fast sorts of the hex person keys)
+    in the same order as C.UTF-8, and keeps C.UTF-8's character classes for upper() / lower()."""
+    sample = ["a", "B", "张三", "李四", "中原区", "_x", "Z", "é", "1", " ", "ａ", "𠀀"]
+    with psycopg.connect(transformer_dsn) as conn:
+        collate, ctype = conn.execute(
+            "select datcollate, datctype from pg_database where datname = current_database()"
+        ).fetchone()
+        assert (collate, ctype) == ("C", "C.UTF-8")
+        ordered = conn.execute(
+            'select array_agg(s order by s), array_agg(s order by s collate "C.utf8")'
+            " from unnest(%s::text[]) as s",
+            (sample,),
+        ).fetchone()
+        assert ordered[0] == ordered[1] == sorted(sample)
+        assert conn.execute("select upper('é'), lower('Ａ')").fetchone() == ("É", "ａ")
+
+
 def test_bi_role_cannot_create_temporary_tables(bi_dsn: str) -> None:
     with psycopg.connect(bi_dsn) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("create temporary table scratch (n int)")

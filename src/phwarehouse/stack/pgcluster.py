@@ -188,6 +188,10 @@ def init_cluster(settings: Settings) -> bool:
                     "--auth-host=scram-sha-256",
                     "--encoding=UTF8",
                     "--locale=C.UTF-8",
+                    # the same order as C.UTF-8 (code points, which is UTF-8's byte order),
+                    # but PostgreSQL sorts "C" text with memcmp and abbreviated keys instead of
+                    # strcoll: dbt's sorts and indexes on the hex person keys
+                    "--lc-collate=C",
                 ],
                 owner,
             ),
