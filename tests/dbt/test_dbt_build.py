@@ -62,24 +62,24 @@ def test_dbt_docs_generate_works(warehouse_settings, built) -> None:
 
 def test_not_null_columns_fails_with_each_null_column(built, warehouse_settings, admin_dsn) -> None:
     """The model-level not-null test (macros/generic_tests/not_null_columns.sql) passes on the
-    built seed service_types, whose two columns declare a not_null constraint, and fails on
+    built seed entity_names, whose two columns declare a not_null constraint, and fails on
     nulls with one row per column: its name and how many rows are null there."""
     target, _ = built
     env = warehouse_settings.warehouse_env()
-    select = ("--select", "service_types,test_name:not_null_columns")
+    select = ("--select", "entity_names,test_name:not_null_columns")
     assert run_dbt("test", *select, target=target, env=env).returncode == 0
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(
-            "insert into reference.service_types (service_type, name_zh)"
+            "insert into reference.entity_names (entity, name_zh)"
             " values (null, '空类型'), (null, null)"
         )
         try:
             result = run_dbt("test", *select, target=target, env=env)
             assert result.returncode != 0
-            assert "not_null_columns_service_types" in result.stdout
+            assert "not_null_columns_entity_names" in result.stdout
             assert "Got 2 results" in result.stdout, result.stdout[-3000:]
-            (compiled,) = target.glob("compiled/**/not_null_columns_service_types_.sql")
+            (compiled,) = target.glob("compiled/**/not_null_columns_entity_names_.sql")
             rows = conn.execute(compiled.read_text()).fetchall()
-            assert sorted(rows) == [("name_zh", 1), ("service_type", 2)]
+            assert sorted(rows) == [("entity", 2), ("name_zh", 1)]
         finally:
-            conn.execute("delete from reference.service_types where service_type is null")
+            conn.execute("delete from reference.entity_names where entity is null")

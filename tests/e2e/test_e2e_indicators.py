@@ -114,6 +114,21 @@ def test_district_annual_numerators_and_denominators_match_the_reference(
     assert not mismatches, "\n".join(mismatches)
 
 
+def test_data_quality_dashboard_names_every_entity_in_chinese(warehouse: str) -> None:
+    """The 数据质量 dashboard's table lists the exclusions and quarantined rows of every entity,
+    EHRs (merged duplicate copies) among them, each under its Chinese name (seed entity_names),
+    never its code."""
+    with psycopg.connect(warehouse) as conn:
+        names = dict(
+            conn.execute(
+                "select distinct entity, entity_zh from marts.dashboard_data_quality_issues"
+            ).fetchall()
+        )
+    assert names.get("residents") == "居民健康档案"
+    assert len(names) > 5
+    assert [e for e, zh in names.items() if zh == e or not zh] == []
+
+
 def test_premature_ncd_mortality_bands_and_value_match_the_reference(
     district: Path, warehouse: str
 ) -> None:

@@ -160,10 +160,12 @@ def test_layout_rows_fit_the_grid() -> None:
             assert sum(chart.width for chart in row) <= 12, dashboard.slug
 
 
-def test_service_type_seed_is_the_platform_contract() -> None:
-    with (REPO / "dbt_project" / "seeds" / "service_types.csv").open(encoding="utf-8") as f:
-        seed = {r["service_type"]: r["name_zh"] for r in csv.DictReader(f)}
-    assert seed and all(ENTITIES[entity].zh == name for entity, name in seed.items())
+def test_entity_names_seed_is_the_platform_contract() -> None:
+    """Every platform entity has its contract's Chinese name, so that no dashboard shows an
+    entity's code (the data-quality pages list EHRs, org units and reports too)."""
+    with (REPO / "dbt_project" / "seeds" / "entity_names.csv").open(encoding="utf-8") as f:
+        seed = {r["entity"]: r["name_zh"] for r in csv.DictReader(f)}
+    assert seed == {entity: e.zh for entity, e in ENTITIES.items()}
 
 
 # --- access.yml ---------------------------------------------------------------------------

@@ -3,7 +3,7 @@
     spec §6 by facility x month (fct_exclusions_by_reason; facility rows, visible to the
     facility's and township's users) and the rows quarantined at ingestion by day
     (fct_quarantined_rows; district rows: a quarantined row has no trustworthy facility).
-    Reasons and entities get their Chinese names (seeds data_quality_reasons, service_types).
+    Reasons and entities get their Chinese names (seeds data_quality_reasons, entity_names).
 -#}
 
 with exclusions as (
@@ -18,8 +18,8 @@ reasons as (
     select * from {{ ref('data_quality_reasons') }}
 ),
 
-service_types as (
-    select * from {{ ref('service_types') }}
+entity_names as (
+    select * from {{ ref('entity_names') }}
 ),
 
 org_units as (
@@ -77,7 +77,7 @@ final as (
         unioned.issue_month,
         to_char(unioned.issue_month, 'YYYY-MM') as issue_month_key,
         unioned.entity,
-        coalesce(service_types.name_zh, unioned.entity) as entity_zh,
+        coalesce(entity_names.name_zh, unioned.entity) as entity_zh,
         unioned.reason,
         coalesce(reasons.name_zh, unioned.reason_kind) as reason_zh,
         unioned.exclusion_action,
@@ -90,7 +90,7 @@ final as (
         unioned.records
     from unioned
     left join reasons on unioned.reason_kind = reasons.reason_kind
-    left join service_types on unioned.entity = service_types.service_type
+    left join entity_names on unioned.entity = entity_names.entity
 )
 
 select * from final

@@ -10,8 +10,8 @@ with volume as (
     select * from {{ ref('fct_service_volume') }}
 ),
 
-service_types as (
-    select * from {{ ref('service_types') }}
+entity_names as (
+    select * from {{ ref('entity_names') }}
 ),
 
 org_units as (
@@ -30,7 +30,7 @@ final as (
         volume.service_month,
         to_char(volume.service_month, 'YYYY-MM') as service_month_key,
         volume.service_type,
-        coalesce(service_types.name_zh, volume.service_type) as service_type_zh,
+        coalesce(entity_names.name_zh, volume.service_type) as service_type_zh,
         'facility' as org_level,
         volume.facility_code,
         coalesce(org_units.org_unit_name, '未知机构') as facility_name,
@@ -41,7 +41,7 @@ final as (
         volume.persons_served
     from volume
     inner join reported_months on volume.service_month = reported_months.service_month
-    left join service_types on volume.service_type = service_types.service_type
+    left join entity_names on volume.service_type = entity_names.entity
     left join org_units on volume.facility_code = org_units.org_unit_code
 )
 
