@@ -129,7 +129,10 @@ def test_incremental_selects_what_changed_and_every_mart() -> None:
     assert set(plan.skipped) == {"stg_b", "stg_q", "int_y", "int_z"}
     assert plan.dbt_args() == ["--select", *sorted(plan.select)]
     assert plan.changed_sources == ("raw.a",)
-    assert plan.dbt_env() == {sel.TESTS_LOADED_AFTER_ENV: STATE.window_start}
+    assert plan.dbt_env() == {
+        sel.TESTS_LOADED_AFTER_ENV: STATE.window_start,
+        "PGOPTIONS": sel.INCREMENTAL_PGOPTIONS,  # no parallel workers beside dbt's threads
+    }
 
 
 def test_a_new_cutoff_rebuilds_what_renders_it_and_downstream() -> None:

@@ -16,7 +16,8 @@ Data tests follow the selection (dbt build runs the tests of the selected models
 to the rows the run wrote: `plan.tests_loaded_after` goes to dbt in the environment variable
 `TESTS_LOADED_AFTER_ENV`, read by the project's `get_where_subquery` (macros/scoped_tests.sql),
 not as a `--vars` value (a var that changes every run would defeat dbt's partial parsing). A full
-build leaves it empty: every test unscoped.
+build leaves it empty: every test unscoped. An incremental run's sessions also start no parallel
+workers (`INCREMENTAL_PGOPTIONS`).
 
 A source "received rows" when the number of its rows loaded after the previous plan's window
 start (its time less the change margin) differs from the count taken then: rows committed by a
@@ -41,6 +42,12 @@ from typing import Any
 RUN_VARS = ("data_cutoff_date",)  # vars that change from run to run
 MARTS_FOLDER = "marts"  # models/marts: built into the candidate schema, renamed on publication
 TESTS_LOADED_AFTER_ENV = "PHW_TESTS_LOADED_AFTER"
+#: libpq options of an incremental run's sessions: no parallel workers. dbt's two threads keep
+#: both cores busy with mid-sized whole-table models there, and the workers a query starts only
+#: compete with the other thread (100 k, bench_dbt.py: one-day builds 17.9 / 18.3 s against
+#: 20.3 / 19.8 s, PostgreSQL CPU 17.0 s against 18.5-19.4 s). A full build keeps them: its
+#: largest models run alone for tens of seconds.
+INCREMENTAL_PGOPTIONS = "-c max_parallel_workers_per_gather=0"
 STATE_FILE = "build_state.json"
 STATE_VERSION = 1
 
@@ -71,7 +78,12 @@ class Plan:
         return ["--full-refresh"] if self.full else ["--select", *self.select]
 
     def dbt_env(self) -> dict[str, str]:
-        return {TESTS_LOADED_AFTER_ENV: self.tests_loaded_after}
+        """Environment of the `dbt build`: the tests' run scope, and for an incremental run
+        the sessions' options (`PGOPTIONS`, read by libpq)."""
+        env = {TESTS_LOADED_AFTER_ENV: self.tests_loaded_after}
+        if not self.full:
+            env["PGOPTIONS"] = INCREMENTAL_PGOPTIONS
+        return env
 
     def summary(self) -> str:
         if self.full:
