@@ -4,7 +4,12 @@ Scheduled on the raw assets: it runs once both the platform feed and the file dr
 refreshed the raw schema. Staging and the person x window tables are incremental; trigger with
 `{"full_refresh": true}` after changing seeds, vars or org units to rebuild them from scratch.
 Cosmos renders a task per dbt node (watcher mode: one `dbt build`, a sensor per node) and the
-tests after all models. Write-audit-publish: dbt builds the marts into `marts_candidate`;
+tests after all models. `plan_build` decides what the run builds (phwarehouse.pipeline.
+transform_plan): everything on the first run or a full refresh, else the models downstream of
+the sources that received rows and of the cut-off when it moved, and every mart; the other
+models and the seeds end `skipped` (up to date), and the tests cover the built models only,
+over the rows the run wrote. `record_build_state` keeps what a successful build saw.
+Write-audit-publish: dbt builds the marts into `marts_candidate`;
 `quality_gate` runs the Great Expectations checks (phwarehouse.quality) on the day's raw load and
 the candidate and fails, naming the failed checks, when an error-level one fails; only then
 `publish_marts` swaps the candidate into `marts` (the `marts` asset; the previous publication is
@@ -22,7 +27,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import Param, dag, task
 from cosmos import DbtTaskGroup
 
-from phwarehouse.pipeline import data_cutoff, dbt_config, notifier
+from phwarehouse.pipeline import data_cutoff, dbt_config, notifier, transform_plan
 from phwarehouse.pipeline.assets import MARTS, MARTS_CANDIDATE, RAW_PLATFORM, RAW_POPULATION
 from phwarehouse.quality import tasks
 
@@ -55,6 +60,14 @@ def warehouse_transform():
         default_args={"retries": 1},
     )
 
+    @task
+    def plan_build(data_cutoff_date: str, full_refresh: str) -> dict:
+        return transform_plan.plan_build(data_cutoff_date, full_refresh)
+
+    @task
+    def record_build_state(plan: dict) -> str:
+        return transform_plan.record_build_state(plan)
+
     @task(outlets=[MARTS_CANDIDATE])
     def quality_gate(data_cutoff_date: str) -> dict:
         return tasks.validate_candidate(data_cutoff_date)
@@ -63,8 +76,9 @@ def warehouse_transform():
     def publish_marts(gate_result: dict) -> str:
         return tasks.publish_candidate(gate_result)
 
+    plan = plan_build(data_cutoff.TEMPLATE, "{{ params.full_refresh }}")
     gate = quality_gate(data_cutoff.TEMPLATE)
-    dbt >> gate
+    plan >> dbt >> [gate, record_build_state(plan)]
     publish_marts(gate)
 
 

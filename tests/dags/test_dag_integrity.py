@@ -129,3 +129,95 @@ def test_transform_runs_dbt_target_prod_without_the_macro_harnesses(dagbag) -> N
     producer = dag.get_task("dbt.dbt_producer_watcher")
     assert producer.profile_config.target_name == "prod"
     assert [t.task_id for t in dag.tasks if "macro_check" in t.task_id] == []
+
+
+class _FakeTI:
+    """The XCom side of a task instance: the plan task's value, and what a task pushes."""
+
+    def __init__(self, plan):
+        self.plan, self.pulled, self.pushed = plan, [], {}
+
+    def xcom_pull(self, task_ids):
+        self.pulled.append(task_ids)
+        return self.plan
+
+    def xcom_push(self, key, value):
+        self.pushed[key] = value
+
+
+def _incremental_plan():
+    return {
+        "full": False,
+        "reason": "incremental",
+        "summary": "incremental build of 2 models",
+        "select": ["stg_platform__residents", "fct_indicator_values"],
+        "unbuilt": ["model.public_health.int_persons", "seed.public_health.entity_names"],
+        "env": {"PHW_TESTS_LOADED_AFTER": "2026-12-04T09:00:00+00:00", "PGOPTIONS": "-c x=0"},
+        "next_state": None,
+    }
+
+
+def test_transform_plans_the_run_before_dbt_and_records_it_after(dagbag) -> None:
+    """plan_build runs first; the Cosmos tasks take the plan (pre_execute) and a model built
+    downstream of a skipped (up-to-date) one is still watched; the state is recorded only after
+    every model and the tests succeeded."""
+    from phwarehouse.pipeline import transform_plan
+
+    dag = dagbag.dags["warehouse_transform"]
+    dbt_tasks = [t for t in dag.tasks if t.task_id.startswith("dbt.")]
+    done = "dbt.dbt_producer_watcher_done"  # Cosmos' gate after the producer: no dbt call
+    hooked = [t for t in dbt_tasks if t.task_id != done]
+    assert all(t._pre_execute_hook is transform_plan.apply_plan for t in hooked)
+    assert {t.trigger_rule for t in dbt_tasks} == {"none_failed"}
+    assert dag.get_task("dbt.dbt_producer_watcher").upstream_task_ids == {"plan_build"}
+    roots = [t for t in dbt_tasks if not t.upstream_task_ids & {d.task_id for d in dbt_tasks}]
+    assert all(t.upstream_task_ids == {"plan_build"} for t in roots)
+    record = dag.get_task("record_build_state")
+    assert {"dbt.dbt_project_test", "plan_build"} <= record.upstream_task_ids
+    assert record.trigger_rule == "all_success"
+
+
+def test_the_producer_builds_the_plan_and_reports_the_rest_skipped(dagbag) -> None:
+    import copy
+
+    from phwarehouse.pipeline import transform_plan
+
+    dag = dagbag.dags["warehouse_transform"]
+    producer = copy.copy(dag.get_task("dbt.dbt_producer_watcher"))
+    tests = copy.copy(dag.get_task("dbt.dbt_project_test"))
+    sensor = copy.copy(dag.get_task("dbt.int_persons_run"))
+    plan = _incremental_plan()
+
+    ti = _FakeTI(plan)
+    transform_plan.apply_plan({"task": producer, "ti": ti})
+    assert producer.select == "stg_platform__residents fct_indicator_values"
+    assert producer.full_refresh is False
+    assert producer.exclude == "resource_type:unit_test"
+    assert producer.env == {
+        "PHW_DATA_CUTOFF_DATE": "{{ phw_data_cutoff_date(dag_run) }}",
+        **plan["env"],
+    }
+    skipped = {"status": "skipped", "outlet_uris": []}  # what Cosmos' sensors read
+    assert ti.pushed == {
+        "model__public_health__int_persons_status": skipped,
+        "seed__public_health__entity_names_status": skipped,
+    }
+
+    ti = _FakeTI(plan)
+    transform_plan.apply_plan({"task": tests, "ti": ti})
+    assert tests.select == "stg_platform__residents fct_indicator_values"
+    assert tests.env["PHW_TESTS_LOADED_AFTER"] == "2026-12-04T09:00:00+00:00"
+    assert ti.pushed == {}
+
+    ti = _FakeTI(plan)
+    transform_plan.apply_plan({"task": sensor, "ti": ti})
+    assert ti.pulled == [] and sensor.env == dag.get_task("dbt.int_persons_run").env
+
+    full = {**plan, "full": True, "select": [], "unbuilt": []}
+    producer = copy.copy(dag.get_task("dbt.dbt_producer_watcher"))
+    ti = _FakeTI(full)
+    transform_plan.apply_plan({"task": producer, "ti": ti})
+    assert producer.full_refresh is True and producer.select is None and ti.pushed == {}
+
+    with pytest.raises(RuntimeError, match="no build plan"):
+        transform_plan.apply_plan({"task": producer, "ti": _FakeTI(None)})

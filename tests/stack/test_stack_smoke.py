@@ -65,9 +65,41 @@ def test_second_run_is_safe_and_a_replayed_ingest_changes_nothing(stack) -> None
     assert all(processes.read_pid(stack, s) for s in ("superset", "airflow-scheduler", "platform"))
     before = _raw_counts(stack, until=second_run_started)
     client = AirflowClient.for_stack(stack)
+    _assert_second_transform_built_what_changed(client, report)
     run = client.wait_for_run("platform_ingest", client.trigger("platform_ingest"), 1800)
     assert run["state"] == "success"
     assert _raw_counts(stack, until=second_run_started) == before
+
+
+def _plan_of(client: AirflowClient, run_id: str) -> dict:
+    path = f"/dags/warehouse_transform/dagRuns/{run_id}/taskInstances/plan_build/xcomEntries"
+    return client.get(f"{path}/return_value", deserialize=True)["value"]
+
+
+def _assert_second_transform_built_what_changed(client: AirflowClient, report) -> None:
+    """The first transform run built everything; the second (same cut-off) only what is
+    downstream of the raw tables that received rows, and every mart: the up-to-date models
+    and the seeds end `skipped`, and the run still published."""
+    runs = [run_id for dag, run_id, _ in report.runs if dag == "warehouse_transform"]
+    assert runs, report
+    previous = [
+        r["dag_run_id"] for r in client.runs("warehouse_transform") if r["dag_run_id"] != runs[-1]
+    ]
+    assert previous, "no first transform run"
+    assert _plan_of(client, previous[0])["full"] is True
+    plan = _plan_of(client, runs[-1])
+    assert plan["full"] is False, plan["summary"]
+    states = client.task_states("warehouse_transform", runs[-1])
+    assert states["plan_build"] == states["record_build_state"] == "success"
+    assert states["publish_marts"] == "success"
+    skipped = {t for t, state in states.items() if state == "skipped"}
+    assert "dbt.entity_names_seed" in skipped
+    kind = {"model": "run", "seed": "seed"}  # Cosmos' task ids: <name>_run, <name>_seed
+    unbuilt = {f"dbt.{uid.split('.')[-1]}_{kind[uid.split('.')[0]]}" for uid in plan["unbuilt"]}
+    assert unbuilt == skipped
+    built = {t for t, state in states.items() if t.startswith("dbt.") and state == "success"}
+    assert {f"dbt.{name}_run" for name in plan["select"]} <= built
+    assert "dbt.fct_indicator_values_run" in built and "dbt.dbt_project_test" in built
 
 
 def test_stop_stops_every_process(stack) -> None:

@@ -127,6 +127,9 @@ def test_incremental_selects_what_changed_and_every_mart() -> None:
     assert not plan.full
     assert set(plan.select) == {"stg_a", "int_x", "fct_1", "fct_2"}  # marts: a new candidate
     assert set(plan.skipped) == {"stg_b", "stg_q", "int_y", "int_z"}
+    # what the DAG reports as skipped (up to date): those models and the seed
+    models = sorted(f"model.{P}.{m}" for m in ("stg_b", "stg_q", "int_y", "int_z"))
+    assert plan.unbuilt == (*models, f"seed.{P}.targets")
     assert plan.dbt_args() == ["--select", *sorted(plan.select)]
     assert plan.changed_sources == ("raw.a",)
     assert plan.dbt_env() == {

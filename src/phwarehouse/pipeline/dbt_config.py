@@ -12,7 +12,7 @@ from pathlib import Path
 from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
-from phwarehouse.pipeline import data_cutoff
+from phwarehouse.pipeline import data_cutoff, transform_plan
 from phwarehouse.quality.checks import CANDIDATE_SCHEMA
 from phwarehouse.settings import DBT_TARGET
 
@@ -55,6 +55,12 @@ def execution_config() -> ExecutionConfig:
 CONSUMER_ARGS = {"deferrable": False, "poke_interval": 2}
 
 
+# The run's build plan (transform_plan): the producer builds and the tests task tests only what
+# it selects, and reports the rest skipped (up to date); a model downstream of a skipped one is
+# still watched (`none_failed`), and a failed one still stops its dependants.
+PLAN_ARGS = {"pre_execute": transform_plan.apply_plan, "trigger_rule": "none_failed"}
+
+
 def operator_args() -> dict[str, object]:
     """Arguments for every Cosmos task of the group (sensor settings apply to the consumers).
 
@@ -67,6 +73,7 @@ def operator_args() -> dict[str, object]:
     """
     return {
         **CONSUMER_ARGS,
+        **PLAN_ARGS,
         "full_refresh": "{{ params.full_refresh }}",
         "vars": {
             # write-audit-publish: dbt writes the marts into the candidate schema; the quality

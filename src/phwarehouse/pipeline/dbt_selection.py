@@ -72,6 +72,8 @@ class Plan:
     tests_loaded_after: str = ""  # empty: tests unscoped
     next_state: BuildState | None = None
     skipped: tuple[str, ...] = field(default=(), repr=False)
+    #: unique_ids of the models and seeds an incremental run does not build (up to date)
+    unbuilt: tuple[str, ...] = field(default=(), repr=False)
 
     def dbt_args(self) -> list[str]:
         """Arguments for `dbt build`: the selection, or --full-refresh for a full build."""
@@ -219,10 +221,10 @@ def plan(
         selected |= descendants(manifest, run_varying_models(manifest))
     selected &= set(all_models)
     skipped = sorted(set(all_models) - selected)
-    seeds = [n for n in manifest["nodes"].values() if n["resource_type"] == "seed"]
+    seeds = {uid: n for uid, n in manifest["nodes"].items() if n["resource_type"] == "seed"}
     missing = [
         all_models[uid]["name"] for uid in skipped if relation(all_models[uid]) not in existing
-    ] + [seed["name"] for seed in seeds if relation(seed) not in existing]
+    ] + [seed["name"] for seed in seeds.values() if relation(seed) not in existing]
     if missing:
         return Plan(
             True,
@@ -238,6 +240,7 @@ def plan(
         tests_loaded_after=previous.window_start,
         next_state=next_state,
         skipped=tuple(all_models[uid]["name"] for uid in skipped),
+        unbuilt=tuple(sorted([*skipped, *seeds])),
     )
 
 

@@ -1,0 +1,108 @@
+"""The build plan in `warehouse_transform`: each run builds and tests what changed (dbt_selection).
+
+- `plan_build`, the task before the dbt group, plans the run against the state the last
+  successful build kept: a full build (first run, `full_refresh`, a missing relation) or the
+  models downstream of what changed, with the tests scoped to the rows the run wrote.
+- `apply_plan` is the `pre_execute` hook of every Cosmos task of the group. The watcher producer
+  runs `dbt build` on the plan's models only (`--full-refresh` for a full build) and reports every
+  other model and seed as skipped, so their sensors end `skipped` (up to date) instead of
+  waiting; the tests task tests the plan's models only. Both get the plan's environment (the
+  tests' scope, the incremental sessions' `PGOPTIONS`). The sensors run with the trigger rule
+  `none_failed` (dbt_config), so a model built downstream of a skipped one is still watched.
+- `record_build_state`, after the group succeeded, keeps the state the next plan compares with,
+  in `PHW_DBT_STATE_DIR` (default `$PHW_HOME/dbt_state`, readable by its owner only).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from phwarehouse.pipeline import dbt_config, dbt_selection, runtime
+
+PLAN_TASK_ID = "plan_build"
+STATE_DIR_ENV = "PHW_DBT_STATE_DIR"
+#: what Cosmos' watcher sensors read as a node's outcome (cosmos.operators._watcher)
+SKIPPED = {"status": "skipped", "outlet_uris": []}
+
+
+def state_dir() -> Path:
+    configured = os.environ.get(STATE_DIR_ENV)
+    if configured:
+        return Path(configured)
+    home = os.environ.get("PHW_HOME")
+    if not home:
+        raise RuntimeError(f"neither {STATE_DIR_ENV} nor PHW_HOME is set on this Airflow worker")
+    return Path(home) / "dbt_state"
+
+
+def _flag(value: bool | str) -> bool:
+    """A templated boolean param ("True" / "False") or a bool."""
+    return value if isinstance(value, bool) else str(value).strip().lower() in ("true", "1")
+
+
+def payload(plan: dbt_selection.Plan) -> dict[str, Any]:
+    """The plan as the task's XCom (JSON)."""
+    return {
+        "full": plan.full,
+        "reason": plan.reason,
+        "summary": plan.summary(),
+        "select": list(plan.select),
+        "unbuilt": list(plan.unbuilt),
+        "env": plan.dbt_env(),
+        "next_state": asdict(plan.next_state) if plan.next_state else None,
+    }
+
+
+def plan_build(data_cutoff_date: str, full_refresh: bool | str = False) -> dict[str, Any]:
+    """Plan this run on the warehouse (the transformer's role) and dbt's parsed manifest."""
+    plan = dbt_selection.plan_for(
+        runtime.warehouse_dsn("transformer"),
+        dbt_config.MANIFEST,
+        state_dir() / "plan",
+        data_cutoff_date=data_cutoff_date,
+        full_refresh=_flag(full_refresh),
+    )
+    print(plan.summary())
+    if plan.skipped:
+        print(f"up to date, not built: {', '.join(plan.skipped)}")
+    return payload(plan)
+
+
+def apply_plan(context: Any) -> None:
+    """`pre_execute` hook of the Cosmos tasks: give the producer and the tests task the plan."""
+    from cosmos.operators.local import DbtTestLocalOperator
+    from cosmos.operators.watcher import DbtProducerWatcherOperator
+
+    task = context["task"]
+    if not isinstance(task, DbtProducerWatcherOperator | DbtTestLocalOperator):
+        return  # a sensor: it reads what the producer reports
+    ti = context["ti"]
+    plan = ti.xcom_pull(task_ids=PLAN_TASK_ID)
+    if not plan:
+        raise RuntimeError(f"no build plan from task {PLAN_TASK_ID!r} in this run")
+    configure(task, plan, producer=isinstance(task, DbtProducerWatcherOperator))
+    if isinstance(task, DbtProducerWatcherOperator):
+        for unique_id in plan["unbuilt"]:
+            ti.xcom_push(key=f"{unique_id.replace('.', '__')}_status", value=SKIPPED)
+
+
+def configure(task: Any, plan: dict[str, Any], *, producer: bool) -> None:
+    """Set a dbt task's selection, full refresh and environment from the plan."""
+    task.env = {**(task.env or {}), **plan["env"]}
+    if producer:
+        task.full_refresh = plan["full"]
+    if not plan["full"]:
+        task.select = " ".join(plan["select"])
+    print(f"build plan: {plan['summary']}")
+
+
+def record_build_state(plan: dict[str, Any]) -> str:
+    """Keep what this successful build saw, for the next run's plan."""
+    if not plan.get("next_state"):
+        return "no state to record"
+    state = dbt_selection.BuildState(**plan["next_state"])
+    dbt_selection.save_state(state_dir() / "plan", state)
+    return f"recorded: window from {state.window_start}, cut-off {state.data_cutoff_date}"
