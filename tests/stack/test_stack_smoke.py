@@ -65,7 +65,8 @@ def test_second_run_is_safe_and_a_replayed_ingest_changes_nothing(stack) -> None
     assert all(processes.read_pid(stack, s) for s in ("superset", "airflow-scheduler", "platform"))
     before = _raw_counts(stack, until=second_run_started)
     client = AirflowClient.for_stack(stack)
-    _assert_second_transform_built_what_changed(client, report)
+    incremental_run = _assert_second_transform_built_what_changed(client, report)
+    _assert_a_full_refresh_publishes_the_same_marts(stack, client, incremental_run)
     run = client.wait_for_run("platform_ingest", client.trigger("platform_ingest"), 1800)
     assert run["state"] == "success"
     assert _raw_counts(stack, until=second_run_started) == before
@@ -76,7 +77,7 @@ def _plan_of(client: AirflowClient, run_id: str) -> dict:
     return client.get(f"{path}/return_value", deserialize=True)["value"]
 
 
-def _assert_second_transform_built_what_changed(client: AirflowClient, report) -> None:
+def _assert_second_transform_built_what_changed(client: AirflowClient, report) -> str:
     """The first transform run built everything; the second (same cut-off) only what is
     downstream of the raw tables that received rows, and every mart: the up-to-date models
     and the seeds end `skipped`, and the run still published."""
@@ -100,6 +101,56 @@ def _assert_second_transform_built_what_changed(client: AirflowClient, report) -
     built = {t for t, state in states.items() if t.startswith("dbt.") and state == "success"}
     assert {f"dbt.{name}_run" for name in plan["select"]} <= built
     assert "dbt.fct_indicator_values_run" in built and "dbt.dbt_project_test" in built
+    return runs[-1]
+
+
+def _published_marts(settings) -> dict[str, tuple[int, str]]:
+    """A digest of every published mart table's rows (the publication record aside)."""
+    with psycopg.connect(settings.pg.admin_url(settings.warehouse_db)) as conn:
+        tables = [
+            t
+            for (t,) in conn.execute(
+                "select tablename from pg_tables where schemaname = 'marts' order by 1"
+            )
+            if t != "dashboard_publication"
+        ]
+        return {
+            t: conn.execute(
+                f"select count(*), md5(string_agg(r::text, '|' order by r::text))"
+                f' from marts."{t}" as r'
+            ).fetchone()
+            for t in tables
+        }
+
+
+def _assert_a_full_refresh_publishes_the_same_marts(
+    settings, client: AirflowClient, incremental_run: str
+) -> None:
+    """What the incremental run published equals a full refresh of the same raw data as of the
+    same instant, so with the same cut-off (the ingest DAGs paused meanwhile: nothing new)."""
+    (as_of,) = [
+        r["run_after"]
+        for r in client.runs("warehouse_transform")
+        if r["dag_run_id"] == incremental_run
+    ]
+    ingest = ("platform_ingest", "file_drop_ingest")
+    for dag_id in ingest:
+        client.patch(f"/dags/{dag_id}", {"is_paused": True})
+    try:
+        incremental = _published_marts(settings)
+        assert "fct_indicator_values" in incremental
+        run_id = client.post(
+            "/dags/warehouse_transform/dagRuns",
+            {"logical_date": as_of, "conf": {"full_refresh": True}},
+        )["dag_run_id"]
+        run = client.wait_for_run("warehouse_transform", run_id, 1800)
+        assert run["state"] == "success"
+        assert _plan_of(client, run_id)["full"] is True
+        full = _published_marts(settings)
+    finally:
+        for dag_id in ingest:
+            client.patch(f"/dags/{dag_id}", {"is_paused": False})
+    assert full == incremental
 
 
 def test_stop_stops_every_process(stack) -> None:

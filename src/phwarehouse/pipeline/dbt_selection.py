@@ -1,5 +1,8 @@
 """What a transform run builds: everything (first run, full refresh), or only what changed.
 
+The transform DAG applies the plan through `phwarehouse.pipeline.transform_plan`; the
+benchmarks and the e2e test call `plan_for` and `dbt build` themselves.
+
 A daily run pays for the change, not for the warehouse: `plan()` selects
 - every model downstream of a source that received rows since the previous successful build
   (the same idea as dbt's `source_status:fresher+`, measured here without a `dbt source
