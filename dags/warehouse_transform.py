@@ -6,9 +6,10 @@ refreshed the raw schema. Staging and the person x window tables are incremental
 Cosmos renders a task per dbt node (watcher mode: one `dbt build`, a sensor per node) and the
 tests after all models. `plan_build` decides what the run builds (phwarehouse.pipeline.
 transform_plan): everything on the first run or a full refresh, else the models downstream of
-the sources that received rows and of the cut-off when it moved, and every mart; the other
-models and the seeds end `skipped` (up to date), and the tests cover the built models only,
-over the rows the run wrote. `record_build_state` keeps what a successful build saw.
+the sources that received rows and of the cut-off when it moved, and every mart. It is a
+branch upstream of every dbt task: the other models and the seeds end `skipped` (up to date)
+without starting, and the tests cover the built models only, over the rows the run wrote.
+`record_build_state` keeps what a successful build saw.
 Write-audit-publish: dbt builds the marts into `marts_candidate`;
 `quality_gate` runs the Great Expectations checks (phwarehouse.quality) on the day's raw load and
 the candidate and fails, naming the failed checks, when an error-level one fails; only then
@@ -24,7 +25,7 @@ logical date on day D+1 (Asia/Shanghai) to build as of day D.
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, dag, get_current_context, task
 from cosmos import DbtTaskGroup
 
 from phwarehouse.pipeline import data_cutoff, dbt_config, notifier, transform_plan
@@ -60,13 +61,13 @@ def warehouse_transform():
         default_args={"retries": 1},
     )
 
-    @task
-    def plan_build(data_cutoff_date: str, full_refresh: str) -> dict:
-        return transform_plan.plan_build(data_cutoff_date, full_refresh)
+    @task.branch
+    def plan_build(data_cutoff_date: str, full_refresh: str) -> list[str]:
+        return transform_plan.plan_build(data_cutoff_date, full_refresh, get_current_context())
 
     @task
-    def record_build_state(plan: dict) -> str:
-        return transform_plan.record_build_state(plan)
+    def record_build_state() -> str:
+        return transform_plan.record_build_state(get_current_context())
 
     @task(outlets=[MARTS_CANDIDATE])
     def quality_gate(data_cutoff_date: str) -> dict:
@@ -78,7 +79,8 @@ def warehouse_transform():
 
     plan = plan_build(data_cutoff.TEMPLATE, "{{ params.full_refresh }}")
     gate = quality_gate(data_cutoff.TEMPLATE)
-    plan >> dbt >> [gate, record_build_state(plan)]
+    plan >> list(dbt.children.values())  # the branch: it skips what the plan leaves out
+    dbt >> [gate, record_build_state()]
     publish_marts(gate)
 
 

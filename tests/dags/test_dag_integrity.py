@@ -137,8 +137,8 @@ class _FakeTI:
     def __init__(self, plan):
         self.plan, self.pulled, self.pushed = plan, [], {}
 
-    def xcom_pull(self, task_ids):
-        self.pulled.append(task_ids)
+    def xcom_pull(self, task_ids, key="return_value"):
+        self.pulled.append((task_ids, key))
         return self.plan
 
     def xcom_push(self, key, value):
@@ -169,12 +169,30 @@ def test_transform_plans_the_run_before_dbt_and_records_it_after(dagbag) -> None
     hooked = [t for t in dbt_tasks if t.task_id != done]
     assert all(t._pre_execute_hook is transform_plan.apply_plan for t in hooked)
     assert {t.trigger_rule for t in dbt_tasks} == {"none_failed"}
+    plan = dag.get_task("plan_build")
+    assert type(plan).__name__ == "_BranchPythonDecoratedOperator"
+    assert plan.downstream_task_ids == {t.task_id for t in dbt_tasks}  # it can skip any
     assert dag.get_task("dbt.dbt_producer_watcher").upstream_task_ids == {"plan_build"}
-    roots = [t for t in dbt_tasks if not t.upstream_task_ids & {d.task_id for d in dbt_tasks}]
-    assert all(t.upstream_task_ids == {"plan_build"} for t in roots)
     record = dag.get_task("record_build_state")
-    assert {"dbt.dbt_project_test", "plan_build"} <= record.upstream_task_ids
+    assert record.upstream_task_ids == dag.get_task("quality_gate").upstream_task_ids
+    assert "dbt.dbt_project_test" in record.upstream_task_ids
     assert record.trigger_rule == "all_success"
+
+
+def test_the_plan_task_follows_all_but_the_sensors_of_left_out_nodes(dagbag) -> None:
+    from phwarehouse.pipeline import transform_plan
+
+    plan_task = dagbag.dags["warehouse_transform"].get_task("plan_build")
+    follow = transform_plan.followed(plan_task.downstream_list, _incremental_plan())
+    assert "dbt.int_persons_run" not in follow  # left out: skipped by the branch
+    assert "dbt.entity_names_seed" not in follow
+    assert {"dbt.dbt_producer_watcher", "dbt.dbt_project_test"} <= set(follow)
+    assert {"dbt.dbt_producer_watcher_done", "dbt.fct_indicator_values_run"} <= set(follow)
+    assert len(follow) == len(plan_task.downstream_list) - 2
+    full = {**_incremental_plan(), "full": True, "unbuilt": []}
+    assert set(transform_plan.followed(plan_task.downstream_list, full)) == {
+        t.task_id for t in plan_task.downstream_list
+    }
 
 
 def test_the_producer_builds_the_plan_and_reports_the_rest_skipped(dagbag) -> None:
@@ -212,6 +230,9 @@ def test_the_producer_builds_the_plan_and_reports_the_rest_skipped(dagbag) -> No
     ti = _FakeTI(plan)
     transform_plan.apply_plan({"task": sensor, "ti": ti})
     assert ti.pulled == [] and sensor.env == dag.get_task("dbt.int_persons_run").env
+    ti = _FakeTI(plan)
+    transform_plan.apply_plan({"task": copy.copy(producer), "ti": ti})
+    assert ti.pulled == [("plan_build", "plan")]
 
     full = {**plan, "full": True, "select": [], "unbuilt": []}
     producer = copy.copy(dag.get_task("dbt.dbt_producer_watcher"))

@@ -74,7 +74,7 @@ def test_second_run_is_safe_and_a_replayed_ingest_changes_nothing(stack) -> None
 
 def _plan_of(client: AirflowClient, run_id: str) -> dict:
     path = f"/dags/warehouse_transform/dagRuns/{run_id}/taskInstances/plan_build/xcomEntries"
-    return client.get(f"{path}/return_value", deserialize=True)["value"]
+    return client.get(f"{path}/plan", deserialize=True)["value"]
 
 
 def _assert_second_transform_built_what_changed(client: AirflowClient, report) -> str:

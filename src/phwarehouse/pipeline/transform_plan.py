@@ -1,14 +1,17 @@
 """The build plan in `warehouse_transform`: each run builds and tests what changed (dbt_selection).
 
-- `plan_build`, the task before the dbt group, plans the run against the state the last
-  successful build kept: a full build (first run, `full_refresh`, a missing relation) or the
-  models downstream of what changed, with the tests scoped to the rows the run wrote.
+- `plan_build`, a branch task upstream of every task of the dbt group, plans the run against the
+  state the last successful build kept: a full build (first run, `full_refresh`, a missing
+  relation) or the models downstream of what changed, with the tests scoped to the rows the run
+  wrote. It keeps the plan in its XCom `plan` and follows every task but the sensors of the
+  models and seeds the plan leaves out: the scheduler marks those `skipped` (up to date) at once,
+  without starting them. The sensors run with the trigger rule `none_failed` (dbt_config), so a
+  model built downstream of a skipped one is still watched.
 - `apply_plan` is the `pre_execute` hook of every Cosmos task of the group. The watcher producer
-  runs `dbt build` on the plan's models only (`--full-refresh` for a full build) and reports every
-  other model and seed as skipped, so their sensors end `skipped` (up to date) instead of
-  waiting; the tests task tests the plan's models only. Both get the plan's environment (the
-  tests' scope, the incremental sessions' `PGOPTIONS`). The sensors run with the trigger rule
-  `none_failed` (dbt_config), so a model built downstream of a skipped one is still watched.
+  runs `dbt build` on the plan's models only (`--full-refresh` for a full build) and also
+  reports the left-out nodes as skipped (a sensor cleared and re-run by hand then ends skipped
+  instead of waiting); the tests task tests the plan's models only. Both get the plan's
+  environment (the tests' scope, the incremental sessions' `PGOPTIONS`).
 - `record_build_state`, after the group succeeded, keeps the state the next plan compares with,
   in `PHW_DBT_STATE_DIR` (default `$PHW_HOME/dbt_state`, readable by its owner only).
 """
@@ -23,6 +26,7 @@ from typing import Any
 from phwarehouse.pipeline import dbt_config, dbt_selection, runtime
 
 PLAN_TASK_ID = "plan_build"
+PLAN_KEY = "plan"  # the plan task's XCom (its return value is the branch it follows)
 STATE_DIR_ENV = "PHW_DBT_STATE_DIR"
 #: what Cosmos' watcher sensors read as a node's outcome (cosmos.operators._watcher)
 SKIPPED = {"status": "skipped", "outlet_uris": []}
@@ -56,8 +60,9 @@ def payload(plan: dbt_selection.Plan) -> dict[str, Any]:
     }
 
 
-def plan_build(data_cutoff_date: str, full_refresh: bool | str = False) -> dict[str, Any]:
-    """Plan this run on the warehouse (the transformer's role) and dbt's parsed manifest."""
+def plan_build(data_cutoff_date: str, full_refresh: bool | str, context: Any) -> list[str]:
+    """Plan this run on the warehouse (the transformer's role) and dbt's parsed manifest; keep
+    the plan in XCom `plan` and return the downstream tasks to follow (the branch)."""
     plan = dbt_selection.plan_for(
         runtime.warehouse_dsn("transformer"),
         dbt_config.MANIFEST,
@@ -68,7 +73,24 @@ def plan_build(data_cutoff_date: str, full_refresh: bool | str = False) -> dict[
     print(plan.summary())
     if plan.skipped:
         print(f"up to date, not built: {', '.join(plan.skipped)}")
-    return payload(plan)
+    planned = payload(plan)
+    context["ti"].xcom_push(key=PLAN_KEY, value=planned)
+    return followed(context["task"].downstream_list, planned)
+
+
+def followed(downstream: Any, plan: dict[str, Any]) -> list[str]:
+    """Every downstream task but the sensors (Cosmos' `model_unique_id`) of left-out nodes."""
+    unbuilt = set(plan["unbuilt"])
+    return sorted(
+        t.task_id for t in downstream if getattr(t, "model_unique_id", None) not in unbuilt
+    )
+
+
+def _plan_of_run(ti: Any) -> dict[str, Any]:
+    plan = ti.xcom_pull(task_ids=PLAN_TASK_ID, key=PLAN_KEY)
+    if not plan:
+        raise RuntimeError(f"no build plan from task {PLAN_TASK_ID!r} in this run")
+    return plan
 
 
 def apply_plan(context: Any) -> None:
@@ -80,9 +102,7 @@ def apply_plan(context: Any) -> None:
     if not isinstance(task, DbtProducerWatcherOperator | DbtTestLocalOperator):
         return  # a sensor: it reads what the producer reports
     ti = context["ti"]
-    plan = ti.xcom_pull(task_ids=PLAN_TASK_ID)
-    if not plan:
-        raise RuntimeError(f"no build plan from task {PLAN_TASK_ID!r} in this run")
+    plan = _plan_of_run(ti)
     configure(task, plan, producer=isinstance(task, DbtProducerWatcherOperator))
     if isinstance(task, DbtProducerWatcherOperator):
         for unique_id in plan["unbuilt"]:
@@ -99,8 +119,9 @@ def configure(task: Any, plan: dict[str, Any], *, producer: bool) -> None:
     print(f"build plan: {plan['summary']}")
 
 
-def record_build_state(plan: dict[str, Any]) -> str:
+def record_build_state(context: Any) -> str:
     """Keep what this successful build saw, for the next run's plan."""
+    plan = _plan_of_run(context["ti"])
     if not plan.get("next_state"):
         return "no state to record"
     state = dbt_selection.BuildState(**plan["next_state"])
