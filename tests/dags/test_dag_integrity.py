@@ -242,3 +242,29 @@ def test_the_producer_builds_the_plan_and_reports_the_rest_skipped(dagbag) -> No
 
     with pytest.raises(RuntimeError, match="no build plan"):
         transform_plan.apply_plan({"task": producer, "ti": _FakeTI(None)})
+
+
+def test_without_a_manifest_the_plan_builds_the_whole_project(dagbag, monkeypatch, tmp_path):
+    """A deployment that rendered the DAG with `dbt ls` (no manifest): every model and test,
+    incremental models incremental, nothing skipped, no state recorded."""
+    import copy
+
+    from phwarehouse.pipeline import dbt_config, transform_plan
+
+    monkeypatch.setattr(dbt_config, "MANIFEST", tmp_path / "absent" / "manifest.json")
+    dag = dagbag.dags["warehouse_transform"]
+    plan_task = dag.get_task("plan_build")
+    ti = _FakeTI(None)
+    follow = transform_plan.plan_build("2026-12-04", "False", {"ti": ti, "task": plan_task})
+    assert set(follow) == plan_task.downstream_task_ids
+    plan = ti.pushed["plan"]
+    assert plan["full"] is False and plan["unbuilt"] == [] and plan["next_state"] is None
+    assert "no dbt manifest" in plan["summary"]
+    producer = copy.copy(dag.get_task("dbt.dbt_producer_watcher"))
+    transform_plan.configure(producer, plan, producer=True)
+    assert producer.select is None and producer.full_refresh is False
+    assert producer.env["PHW_TESTS_LOADED_AFTER"] == ""  # every row tested
+    assert transform_plan.record_build_state({"ti": _FakeTI(plan)}) == "no state to record"
+    full = transform_plan.whole_project(True)
+    transform_plan.configure(producer, full, producer=True)
+    assert producer.full_refresh is True

@@ -63,19 +63,38 @@ def payload(plan: dbt_selection.Plan) -> dict[str, Any]:
 def plan_build(data_cutoff_date: str, full_refresh: bool | str, context: Any) -> list[str]:
     """Plan this run on the warehouse (the transformer's role) and dbt's parsed manifest; keep
     the plan in XCom `plan` and return the downstream tasks to follow (the branch)."""
-    plan = dbt_selection.plan_for(
-        runtime.warehouse_dsn("transformer"),
-        dbt_config.MANIFEST,
-        state_dir() / "plan",
-        data_cutoff_date=data_cutoff_date,
-        full_refresh=_flag(full_refresh),
-    )
-    print(plan.summary())
-    if plan.skipped:
-        print(f"up to date, not built: {', '.join(plan.skipped)}")
-    planned = payload(plan)
+    if dbt_config.MANIFEST.exists():
+        plan = dbt_selection.plan_for(
+            runtime.warehouse_dsn("transformer"),
+            dbt_config.MANIFEST,
+            state_dir() / "plan",
+            data_cutoff_date=data_cutoff_date,
+            full_refresh=_flag(full_refresh),
+        )
+        if plan.skipped:
+            print(f"up to date, not built: {', '.join(plan.skipped)}")
+        planned = payload(plan)
+    else:
+        planned = whole_project(_flag(full_refresh))
+    print(planned["summary"])
     context["ti"].xcom_push(key=PLAN_KEY, value=planned)
     return followed(context["task"].downstream_list, planned)
+
+
+def whole_project(full_refresh: bool) -> dict[str, Any]:
+    """The plan without dbt's manifest (the DAG then rendered its tasks with `dbt ls`): every
+    model and test, the incremental models incremental unless `full_refresh`; no state kept,
+    so the next run plans the same way until `phw up`'s `dbt parse` writes the manifest."""
+    reason = f"no dbt manifest at {dbt_config.MANIFEST}: every model, no state kept"
+    return {
+        "full": full_refresh,
+        "reason": reason,
+        "summary": f"{'full refresh' if full_refresh else 'build'} of the whole project: {reason}",
+        "select": [],
+        "unbuilt": [],
+        "env": {dbt_selection.TESTS_LOADED_AFTER_ENV: ""},
+        "next_state": None,
+    }
 
 
 def followed(downstream: Any, plan: dict[str, Any]) -> list[str]:
@@ -114,7 +133,7 @@ def configure(task: Any, plan: dict[str, Any], *, producer: bool) -> None:
     task.env = {**(task.env or {}), **plan["env"]}
     if producer:
         task.full_refresh = plan["full"]
-    if not plan["full"]:
+    if not plan["full"] and plan["select"]:
         task.select = " ".join(plan["select"])
     print(f"build plan: {plan['summary']}")
 
