@@ -28,7 +28,7 @@ with service_records as not materialized (
 
 ),
 
-residents as (
+residents as not materialized (
 
     select * from {{ ref('stg_platform__residents') }}
 
@@ -64,46 +64,57 @@ field_issues as (
 
 ),
 
-measurements as (
+value_exclusions as (
+    {#- readings nulled as implausible (one scan per entity: the rows with a nulled reading,
+        then a row per nulled field), then fields of the wrong type #}
     {% for m in measures %}
-        {%- set outer_loop = loop %}
-        {%- for field, measure in m.fields %}
-            select
-                '{{ m.entity }}' as entity,
-                record_id,
-                '{{ field }}' as field,
-                {{ field }}_raw::text as raw_value,
-                case
-                    when not {{ is_plausible(field ~ '_raw', measure) }}
-                        then '{{ measure }}_out_of_range'
-                    else 'sbp_not_above_dbp'
-                end as reason,
-                'value_set_to_null' as exclusion_action
-            from {{ ref('stg_platform__' ~ m.entity) }}
-            where {{ field }}_raw is not null and {{ field }} is null
-            {% if not (outer_loop.last and loop.last) %}union all{% endif %}
-        {%- endfor %}
+        select
+            '{{ m.entity }}' as entity,
+            s.record_id,
+            x.field,
+            x.raw_value,
+            x.reason,
+            'value_set_to_null' as exclusion_action
+        from {{ ref('stg_platform__' ~ m.entity) }} as s
+        cross join
+            lateral (
+                values
+                {%- for field, measure in m.fields %}
+                    (
+                        '{{ field }}',
+                        s.{{ field }}_raw::text,
+                        case
+                            when not {{ is_plausible('s.' ~ field ~ '_raw', measure) }}
+                                then '{{ measure }}_out_of_range'
+                            else 'sbp_not_above_dbp'
+                        end,
+                        s.{{ field }}_raw is not null and s.{{ field }} is null
+                    ){% if not loop.last %},{% endif %}
+                {%- endfor %}
+            ) as x (field, raw_value, reason, is_nulled)
+        where
+            x.is_nulled
+            and (
+                {%- for field, measure in m.fields %}
+                    (s.{{ field }}_raw is not null and s.{{ field }} is null)
+                    {% if not loop.last %}or{% endif %}
+                {%- endfor %}
+            )
+        union all
     {%- endfor %}
-),
-
-measurement_exclusions as (
-
     select
-        x.entity,
-        x.record_id,
-        s.person_key,
-        s.service_date as event_date,
-        x.field,
-        x.raw_value,
-        x.reason,
-        x.exclusion_action
-    from measurements as x
-    left join service_records as s
-        on x.entity = s.entity and x.record_id = s.record_id
-
+        entity,
+        record_id,
+        field,
+        raw_value,
+        reason,
+        'value_set_to_null' as exclusion_action
+    from field_issues
 ),
 
-field_issue_exclusions as (
+-- readings and fields treated as missing, with the person and date of their record (one
+-- pass over service_records for both)
+value_exclusions_dated as (
 
     select
         x.entity,
@@ -113,8 +124,8 @@ field_issue_exclusions as (
         x.field,
         x.raw_value,
         x.reason,
-        'value_set_to_null' as exclusion_action
-    from field_issues as x
+        x.exclusion_action
+    from value_exclusions as x
     left join service_records as s
         on x.entity = s.entity and x.record_id = s.record_id
     left join residents as r
@@ -122,35 +133,32 @@ field_issue_exclusions as (
 
 ),
 
-record_exclusions as (
+-- excluded services and services with an unknown facility code: one pass over service_records
+service_exclusions as (
 
     select
-        entity,
-        record_id,
-        person_key,
-        service_date as event_date,
-        null::text as field,
-        null::text as raw_value,
-        exclusion_reason as reason,
-        'record_excluded' as exclusion_action
-    from service_records
-    where is_excluded
-
-),
-
-unknown_service_facilities as (
-
-    select
-        entity,
-        record_id,
-        person_key,
-        service_date as event_date,
-        'facility_code' as field,
-        facility_code as raw_value,
-        'unknown_facility_code' as reason,
-        'flagged_kept' as exclusion_action
-    from service_records
-    where not is_known_facility
+        s.entity,
+        s.record_id,
+        s.person_key,
+        s.service_date as event_date,
+        x.field,
+        x.raw_value,
+        x.reason,
+        x.exclusion_action
+    from service_records as s
+    cross join
+        lateral (
+            values
+            (null::text, null::text, s.exclusion_reason, 'record_excluded', s.is_excluded),
+            (
+                'facility_code',
+                s.facility_code,
+                'unknown_facility_code',
+                'flagged_kept',
+                not s.is_known_facility
+            )
+        ) as x (field, raw_value, reason, exclusion_action, is_flagged)
+    where x.is_flagged and (s.is_excluded or not s.is_known_facility)
 
 ),
 
@@ -171,7 +179,7 @@ unknown_report_facilities as (
 
 ),
 
-resident_flags as not materialized (
+resident_flags as (
 
     select
         r.record_id,
@@ -194,78 +202,59 @@ resident_flags as not materialized (
 
 ),
 
+-- one pass over the EHRs: a row per flag an EHR raises
 resident_exclusions as (
 
     select
         'residents' as entity,
-        record_id,
-        person_key,
-        ehr_created_on as event_date,
-        'id_number' as field,
-        null::text as raw_value,
-        'id_missing' as reason,
-        'flagged_kept' as exclusion_action
-    from resident_flags
-    where id_missing
-
-    union all
-
-    select
-        'residents' as entity,
-        record_id,
-        person_key,
-        ehr_created_on as event_date,
-        'id_number' as field,
-        null::text as raw_value,
-        'id_check_digit_invalid' as reason,
-        'flagged_kept' as exclusion_action
-    from resident_flags
-    where not id_check_digit_valid
-
-    union all
-
-    select
-        'residents' as entity,
-        record_id,
-        person_key,
-        ehr_created_on as event_date,
-        'id_number' as field,
-        null::text as raw_value,
-        'id_inconsistent_with_birth_sex' as reason,
-        'flagged_kept' as exclusion_action
-    from resident_flags
-    where not id_consistent_with_birth_sex
-
-    union all
-
-    select
-        'residents' as entity,
-        record_id,
-        person_key,
-        ehr_created_on as event_date,
-        'managing_facility_code' as field,
-        managing_facility_code as raw_value,
-        'unknown_managing_facility' as reason,
-        case
-            when attributed_facility_code is not null then 'attributed_to_township_facility'
-            else 'flagged_kept'
-        end as exclusion_action
-    from resident_flags
-    where not is_known_managing_facility
-
-    union all
-
-    select
-        'residents' as entity,
-        record_id,
-        person_key,
-        ehr_created_on as event_date,
-        null::text as field,
-        null::text as raw_value,
-        'duplicate_ehr_merged' as reason,
-        'merged' as exclusion_action
-    from resident_flags
-    where not is_primary_copy
+        f.record_id,
+        f.person_key,
+        f.ehr_created_on as event_date,
+        x.field,
+        x.raw_value,
+        x.reason,
+        x.exclusion_action
+    from resident_flags as f
+    cross join
+        lateral (
+            values
+            ('id_number', null::text, 'id_missing', 'flagged_kept', f.id_missing),
+            (
+                'id_number',
+                null::text,
+                'id_check_digit_invalid',
+                'flagged_kept',
+                not f.id_check_digit_valid
+            ),
+            (
+                'id_number',
+                null::text,
+                'id_inconsistent_with_birth_sex',
+                'flagged_kept',
+                not f.id_consistent_with_birth_sex
+            ),
+            (
+                'managing_facility_code',
+                f.managing_facility_code,
+                'unknown_managing_facility',
+                case
+                    when f.attributed_facility_code is not null
+                        then 'attributed_to_township_facility'
+                    else 'flagged_kept'
+                end,
+                not f.is_known_managing_facility
+            ),
+            (null::text, null::text, 'duplicate_ehr_merged', 'merged', not f.is_primary_copy)
+        ) as x (field, raw_value, reason, exclusion_action, is_flagged)
+    where
+        x.is_flagged
+        and (
+            f.id_missing
+            or not f.id_check_digit_valid
+            or not f.id_consistent_with_birth_sex
+            or not f.is_known_managing_facility
+            or not f.is_primary_copy
+        )
 
 ),
 
@@ -287,13 +276,9 @@ person_exclusions as (
 
 unioned as (
 
-    select * from measurement_exclusions
+    select * from value_exclusions_dated
     union all
-    select * from field_issue_exclusions
-    union all
-    select * from record_exclusions
-    union all
-    select * from unknown_service_facilities
+    select * from service_exclusions
     union all
     select * from unknown_report_facilities
     union all
