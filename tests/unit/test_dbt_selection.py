@@ -102,7 +102,9 @@ EVERYTHING = (
     | {("intermediate", n) for n in ("int_x", "int_y", "int_z")}
     | {("reference", "targets")}
 )
-STATE = sel.BuildState("2026-11-21T01:00:00+00:00", {}, "2026-11-21")
+STATE = sel.BuildState(
+    "2026-11-21T01:00:00+00:00", {}, "2026-11-21", definitions=sel.definitions(_manifest())
+)
 
 
 def _plan(changed, cutoff="2026-11-21", existing=EVERYTHING, previous=STATE, full=False):
@@ -142,6 +144,38 @@ def test_a_new_cutoff_rebuilds_what_renders_it_and_downstream() -> None:
     assert sel.run_varying_models(_manifest()) == {f"model.{P}.int_y", f"model.{P}.int_z"}
     plan = _plan(set(), cutoff="2026-11-22")
     assert set(plan.select) == {"int_y", "int_z", "fct_1", "fct_2"}
+
+
+def _plan_of(manifest, changed=()):
+    return sel.plan(
+        manifest,
+        full_refresh=False,
+        previous=STATE,
+        changed={f"source.{P}.raw.{c}" for c in changed},
+        data_cutoff_date="2026-11-21",
+        existing=EVERYTHING,
+    )
+
+
+def test_a_changed_definition_rebuilds_the_model_and_downstream() -> None:
+    """dbt's state:modified: a model's code or config, a macro it calls (through another
+    macro), a seed's file; nothing else changed, no source received rows."""
+    assert set(_plan_of(_manifest()).select) == {"fct_1", "fct_2"}  # the marts only
+    edited = _manifest()
+    edited["nodes"][f"model.{P}.stg_b"]["raw_code"] = "select 2"
+    assert set(_plan_of(edited).select) == {"stg_b", "int_y", "int_z", "fct_1", "fct_2"}
+    configured = _manifest()
+    configured["nodes"][f"model.{P}.int_x"]["config"]["materialized"] = "view"
+    assert set(_plan_of(configured).select) == {"int_x", "fct_1", "fct_2"}
+    macro = _manifest()
+    macro["macros"][f"macro.{P}.inner"]["macro_sql"] = "{{ var('other') }}"
+    assert set(_plan_of(macro).select) == {"int_y", "fct_1", "fct_2"}
+    seed = _manifest()
+    seed["nodes"][f"seed.{P}.targets"]["checksum"] = {"name": "sha256", "checksum": "new"}
+    plan = _plan_of(seed)
+    assert set(plan.select) == {"targets", "fct_1", "fct_2"}  # the seed is built
+    assert f"seed.{P}.targets" not in plan.unbuilt
+    assert f"seed.{P}.targets" in _plan_of(_manifest()).unbuilt
 
 
 def test_a_missing_relation_left_out_makes_a_full_build() -> None:

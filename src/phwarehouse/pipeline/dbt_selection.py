@@ -10,7 +10,11 @@ A daily run pays for the change, not for the warehouse: `plan()` selects
 - when the run's data cut-off differs from the previous build's, every model that renders the
   cut-off (`RUN_VARS`, directly or through a macro) and everything downstream of it;
 - every mart: the pipeline builds the marts into `marts_candidate`, which the publication renames
-  to `marts`, so each run starts from an empty candidate schema and must write every mart.
+  to `marts`, so each run starts from an empty candidate schema and must write every mart;
+- every model or seed whose definition changed since the previous build (dbt's
+  `state:modified`: its file, its config or a macro it calls; `definitions`) and everything
+  downstream of it, so a deployed fix is built by the next run. Vars are not tracked: after
+  changing them, run a full refresh.
 Models left out are up to date: their inputs did not change, and views among them read their
 (re)built inputs when queried. A model left out that does not exist as a relation (a dropped
 schema, a new model) makes the run a full build.
@@ -33,6 +37,7 @@ repeated in full scope by the next one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -52,7 +57,7 @@ TESTS_LOADED_AFTER_ENV = "PHW_TESTS_LOADED_AFTER"
 #: largest models run alone for tens of seconds.
 INCREMENTAL_PGOPTIONS = "-c max_parallel_workers_per_gather=0"
 STATE_FILE = "build_state.json"
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -64,13 +69,15 @@ class BuildState:
     counts: dict[str, int]  # source unique_id -> rows loaded after window_start
     data_cutoff_date: str
     version: int = STATE_VERSION
+    #: unique_id -> fingerprint of each model's and seed's definition it built (`definitions`)
+    definitions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Plan:
     full: bool
     reason: str
-    select: tuple[str, ...] = ()  # model names for `dbt build --select` (empty when full)
+    select: tuple[str, ...] = ()  # model and seed names for `dbt build --select` (empty when full)
     changed_sources: tuple[str, ...] = ()
     tests_loaded_after: str = ""  # empty: tests unscoped
     next_state: BuildState | None = None
@@ -182,6 +189,41 @@ def source_tables(manifest: Mapping[str, Any]) -> list[SourceTable]:
     ]
 
 
+def definitions(manifest: Mapping[str, Any]) -> dict[str, str]:
+    """A fingerprint of every enabled model's and seed's definition: its file's checksum, its
+    raw code and config, and the code of every macro it calls, transitively (dbt's own macros
+    too, so a dbt upgrade changes them all)."""
+    macros = manifest.get("macros", {})
+    memo: dict[str, str] = {}
+
+    def macro_code(uid: str, path: frozenset[str] = frozenset()) -> str:
+        if uid not in memo:
+            macro = macros.get(uid)
+            if macro is None or uid in path:
+                return ""
+            deps = sorted(macro.get("depends_on", {}).get("macros", ()))
+            memo[uid] = _digest(
+                macro.get("macro_sql", ""), *(macro_code(d, path | {uid}) for d in deps)
+            )
+        return memo[uid]
+
+    return {
+        uid: _digest(
+            json.dumps(node.get("checksum", {}), sort_keys=True),
+            node.get("raw_code", ""),
+            json.dumps(node.get("config", {}), sort_keys=True, default=str),
+            *(macro_code(m) for m in sorted(node.get("depends_on", {}).get("macros", ()))),
+        )
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] in ("model", "seed")
+        and node.get("config", {}).get("enabled", True)
+    }
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\n\x00".join(parts).encode()).hexdigest()
+
+
 # ---- the plan -----------------------------------------------------------------------------
 
 
@@ -219,12 +261,18 @@ def plan(
     if previous.version != STATE_VERSION:
         return Plan(True, "previous build recorded by another version", next_state=next_state)
     all_models = models(manifest)
-    selected = marts(manifest) | descendants(manifest, changed)
+    modified = {
+        uid
+        for uid, fingerprint in definitions(manifest).items()
+        if previous.definitions.get(uid) != fingerprint
+    }
+    selected = marts(manifest) | descendants(manifest, changed | modified)
     if previous.data_cutoff_date != data_cutoff_date:
         selected |= descendants(manifest, run_varying_models(manifest))
+    seeds = {uid: n for uid, n in manifest["nodes"].items() if n["resource_type"] == "seed"}
+    built_seeds = sorted(set(seeds) & modified)
     selected &= set(all_models)
     skipped = sorted(set(all_models) - selected)
-    seeds = {uid: n for uid, n in manifest["nodes"].items() if n["resource_type"] == "seed"}
     missing = [
         all_models[uid]["name"] for uid in skipped if relation(all_models[uid]) not in existing
     ] + [seed["name"] for seed in seeds.values() if relation(seed) not in existing]
@@ -238,12 +286,17 @@ def plan(
     return Plan(
         False,
         "incremental",
-        select=tuple(sorted(all_models[uid]["name"] for uid in selected)),
+        select=tuple(
+            sorted(
+                [all_models[uid]["name"] for uid in selected]
+                + [seeds[uid]["name"] for uid in built_seeds]
+            )
+        ),
         changed_sources=tuple(sorted(uid.split(".", 2)[2] for uid in changed)),
         tests_loaded_after=previous.window_start,
         next_state=next_state,
         skipped=tuple(all_models[uid]["name"] for uid in skipped),
-        unbuilt=tuple(sorted([*skipped, *seeds])),
+        unbuilt=tuple(sorted([*skipped, *(set(seeds) - set(built_seeds))])),
     )
 
 
@@ -305,7 +358,7 @@ def plan_run(
     start, counts, since_previous = measure_sources(
         conn, sources, previous.window_start if previous else None, margin
     )
-    next_state = BuildState(start, counts, data_cutoff_date)
+    next_state = BuildState(start, counts, data_cutoff_date, definitions=definitions(manifest))
     changed = changed_sources(sources, previous, since_previous) if previous else set()
     return plan(
         manifest,
@@ -363,6 +416,7 @@ def load_state(state_dir: Path) -> BuildState | None:
             counts={k: int(v) for k, v in data["counts"].items()},
             data_cutoff_date=data["data_cutoff_date"],
             version=int(data.get("version", 0)),
+            definitions={k: str(v) for k, v in data.get("definitions", {}).items()},
         )
     except (ValueError, KeyError, TypeError):
         return None  # unreadable: plan a full build
