@@ -151,7 +151,11 @@ def _incremental_plan():
         "reason": "incremental",
         "summary": "incremental build of 2 models",
         "select": ["stg_platform__residents", "fct_indicator_values"],
-        "unbuilt": ["model.public_health.int_persons", "seed.public_health.entity_names"],
+        # left-out nodes are never downstream of built ones (dbt_selection: descendants)
+        "unbuilt": [
+            "model.public_health.stg_platform__stat_population",
+            "seed.public_health.entity_names",
+        ],
         "env": {"PHW_TESTS_LOADED_AFTER": "2026-12-04T09:00:00+00:00", "PGOPTIONS": "-c x=0"},
         "next_state": None,
     }
@@ -184,7 +188,7 @@ def test_the_plan_task_follows_all_but_the_sensors_of_left_out_nodes(dagbag) -> 
 
     plan_task = dagbag.dags["warehouse_transform"].get_task("plan_build")
     follow = transform_plan.followed(plan_task.downstream_list, _incremental_plan())
-    assert "dbt.int_persons_run" not in follow  # left out: skipped by the branch
+    assert "dbt.stg_platform__stat_population_run" not in follow  # skipped by the branch
     assert "dbt.entity_names_seed" not in follow
     assert {"dbt.dbt_producer_watcher", "dbt.dbt_project_test"} <= set(follow)
     assert {"dbt.dbt_producer_watcher_done", "dbt.fct_indicator_values_run"} <= set(follow)
@@ -217,7 +221,7 @@ def test_the_producer_builds_the_plan_and_reports_the_rest_skipped(dagbag) -> No
     }
     skipped = {"status": "skipped", "outlet_uris": []}  # what Cosmos' sensors read
     assert ti.pushed == {
-        "model__public_health__int_persons_status": skipped,
+        "model__public_health__stg_platform__stat_population_status": skipped,
         "seed__public_health__entity_names_status": skipped,
     }
 
@@ -265,6 +269,6 @@ def test_without_a_manifest_the_plan_builds_the_whole_project(dagbag, monkeypatc
     assert producer.select is None and producer.full_refresh is False
     assert producer.env["PHW_TESTS_LOADED_AFTER"] == ""  # every row tested
     assert transform_plan.record_build_state({"ti": _FakeTI(plan)}) == "no state to record"
-    full = transform_plan.whole_project(True)
+    full = transform_plan.whole_project(True, tmp_path / "absent")
     transform_plan.configure(producer, full, producer=True)
     assert producer.full_refresh is True

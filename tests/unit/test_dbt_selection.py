@@ -133,6 +133,9 @@ def test_incremental_selects_what_changed_and_every_mart() -> None:
     models = sorted(f"model.{P}.{m}" for m in ("stg_b", "stg_q", "int_y", "int_z"))
     assert plan.unbuilt == (*models, f"seed.{P}.targets")
     assert plan.dbt_args() == ["--select", *sorted(plan.select)]
+    # nothing left out is downstream of something built (the DAG's branch relies on it)
+    built = {uid for uid, n in _manifest()["nodes"].items() if n["name"] in plan.select}
+    assert not (sel.descendants(_manifest(), built) - built) & set(plan.unbuilt)
     assert plan.changed_sources == ("raw.a",)
     assert plan.dbt_env() == {
         sel.TESTS_LOADED_AFTER_ENV: STATE.window_start,

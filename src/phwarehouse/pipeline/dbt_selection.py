@@ -41,7 +41,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -118,18 +118,33 @@ def models(manifest: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     }
 
 
-def descendants(manifest: Mapping[str, Any], roots: Iterable[str]) -> set[str]:
-    """The roots and every node downstream of them (dbt's `+` suffix)."""
-    child_map = manifest["child_map"]
+def _reachable(roots: Iterable[str], nexts: Callable[[str], Iterable[str]]) -> set[str]:
+    """The roots and everything reachable from them through `nexts`."""
     seen: set[str] = set()
     todo = list(roots)
     while todo:
         uid = todo.pop()
-        if uid in seen:
-            continue
-        seen.add(uid)
-        todo.extend(child_map.get(uid, ()))
+        if uid not in seen:
+            seen.add(uid)
+            todo.extend(nexts(uid))
     return seen
+
+
+def descendants(manifest: Mapping[str, Any], roots: Iterable[str]) -> set[str]:
+    """The roots and every node downstream of them (dbt's `+` suffix)."""
+    child_map = manifest["child_map"]
+    return _reachable(roots, lambda uid: child_map.get(uid, ()))
+
+
+def called_macros(manifest: Mapping[str, Any], node: Mapping[str, Any]) -> list[str]:
+    """Every macro `node` calls, directly or through other macros (sorted unique_ids)."""
+    macros = manifest.get("macros", {})
+
+    def calls(uid: str) -> Iterable[str]:
+        return macros.get(uid, {}).get("depends_on", {}).get("macros", ())
+
+    direct = node.get("depends_on", {}).get("macros", ())
+    return sorted(m for m in _reachable(direct, calls) if m in macros)
 
 
 def _mentions(text: str, names: Iterable[str]) -> bool:
@@ -140,24 +155,14 @@ def run_varying_models(manifest: Mapping[str, Any], run_vars: Iterable[str] = RU
     """Models whose SQL renders one of `run_vars`, in their own code or a macro they call."""
     run_vars = tuple(run_vars)
     macros = manifest.get("macros", {})
-    memo: dict[str, bool] = {}
-
-    def macro_varies(uid: str, path: frozenset[str] = frozenset()) -> bool:
-        if uid not in memo:
-            macro = macros.get(uid)
-            if macro is None or uid in path:
-                return False
-            memo[uid] = _mentions(macro.get("macro_sql", ""), run_vars) or any(
-                macro_varies(dep, path | {uid})
-                for dep in macro.get("depends_on", {}).get("macros", ())
-            )
-        return memo[uid]
-
     return {
         uid
         for uid, node in models(manifest).items()
         if _mentions(node.get("raw_code", ""), run_vars)
-        or any(macro_varies(m) for m in node.get("depends_on", {}).get("macros", ()))
+        or any(
+            _mentions(macros[m].get("macro_sql", ""), run_vars)
+            for m in called_macros(manifest, node)
+        )
     }
 
 
@@ -194,25 +199,12 @@ def definitions(manifest: Mapping[str, Any]) -> dict[str, str]:
     raw code and config, and the code of every macro it calls, transitively (dbt's own macros
     too, so a dbt upgrade changes them all)."""
     macros = manifest.get("macros", {})
-    memo: dict[str, str] = {}
-
-    def macro_code(uid: str, path: frozenset[str] = frozenset()) -> str:
-        if uid not in memo:
-            macro = macros.get(uid)
-            if macro is None or uid in path:
-                return ""
-            deps = sorted(macro.get("depends_on", {}).get("macros", ()))
-            memo[uid] = _digest(
-                macro.get("macro_sql", ""), *(macro_code(d, path | {uid}) for d in deps)
-            )
-        return memo[uid]
-
     return {
         uid: _digest(
             json.dumps(node.get("checksum", {}), sort_keys=True),
             node.get("raw_code", ""),
             json.dumps(node.get("config", {}), sort_keys=True, default=str),
-            *(macro_code(m) for m in sorted(node.get("depends_on", {}).get("macros", ()))),
+            *(macros[m].get("macro_sql", "") for m in called_macros(manifest, node)),
         )
         for uid, node in manifest["nodes"].items()
         if node["resource_type"] in ("model", "seed")

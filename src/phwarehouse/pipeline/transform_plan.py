@@ -9,9 +9,9 @@
   model built downstream of a skipped one is still watched.
 - `apply_plan` is the `pre_execute` hook of every Cosmos task of the group. The watcher producer
   runs `dbt build` on the plan's models only (`--full-refresh` for a full build) and also
-  reports the left-out nodes as skipped (a sensor cleared and re-run by hand then ends skipped
-  instead of waiting); the tests task tests the plan's models only. Both get the plan's
-  environment (the tests' scope, the incremental sessions' `PGOPTIONS`).
+  reports the left-out nodes as skipped (a sensor of one that runs anyway, e.g. forced from the
+  UI, then ends skipped instead of waiting); the tests task tests the plan's models only. Both
+  get the plan's environment (the tests' scope, the incremental sessions' `PGOPTIONS`).
 - `record_build_state`, after the group succeeded, keeps the state the next plan compares with,
   in `PHW_DBT_STATE_DIR` (default `$PHW_HOME/dbt_state`, readable by its owner only).
 """
@@ -23,7 +23,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from phwarehouse.pipeline import dbt_config, dbt_selection, runtime
+from phwarehouse.pipeline import dbt_selection, runtime
 
 PLAN_TASK_ID = "plan_build"
 PLAN_KEY = "plan"  # the plan task's XCom (its return value is the branch it follows)
@@ -63,6 +63,8 @@ def payload(plan: dbt_selection.Plan) -> dict[str, Any]:
 def plan_build(data_cutoff_date: str, full_refresh: bool | str, context: Any) -> list[str]:
     """Plan this run on the warehouse (the transformer's role) and dbt's parsed manifest; keep
     the plan in XCom `plan` and return the downstream tasks to follow (the branch)."""
+    from phwarehouse.pipeline import dbt_config  # it imports this module (PLAN_ARGS)
+
     if dbt_config.MANIFEST.exists():
         plan = dbt_selection.plan_for(
             runtime.warehouse_dsn("transformer"),
@@ -75,17 +77,17 @@ def plan_build(data_cutoff_date: str, full_refresh: bool | str, context: Any) ->
             print(f"up to date, not built: {', '.join(plan.skipped)}")
         planned = payload(plan)
     else:
-        planned = whole_project(_flag(full_refresh))
+        planned = whole_project(_flag(full_refresh), dbt_config.MANIFEST)
     print(planned["summary"])
     context["ti"].xcom_push(key=PLAN_KEY, value=planned)
     return followed(context["task"].downstream_list, planned)
 
 
-def whole_project(full_refresh: bool) -> dict[str, Any]:
+def whole_project(full_refresh: bool, manifest: Path) -> dict[str, Any]:
     """The plan without dbt's manifest (the DAG then rendered its tasks with `dbt ls`): every
     model and test, the incremental models incremental unless `full_refresh`; no state kept,
     so the next run plans the same way until `phw up`'s `dbt parse` writes the manifest."""
-    reason = f"no dbt manifest at {dbt_config.MANIFEST}: every model, no state kept"
+    reason = f"no dbt manifest at {manifest}: every model, no state kept"
     return {
         "full": full_refresh,
         "reason": reason,
