@@ -62,8 +62,9 @@ def warehouse_transform():
     )
 
     @task.branch
-    def plan_build(data_cutoff_date: str, full_refresh: str) -> list[str]:
-        return transform_plan.plan_build(data_cutoff_date, full_refresh, get_current_context())
+    def plan_build(data_cutoff_date: str) -> list[str]:
+        context = get_current_context()
+        return transform_plan.plan_build(data_cutoff_date, dbt_config.MANIFEST, context)
 
     @task
     def record_build_state() -> str:
@@ -77,7 +78,7 @@ def warehouse_transform():
     def publish_marts(gate_result: dict) -> str:
         return tasks.publish_candidate(gate_result)
 
-    plan = plan_build(data_cutoff.TEMPLATE, "{{ params.full_refresh }}")
+    plan = plan_build(data_cutoff.TEMPLATE)
     gate = quality_gate(data_cutoff.TEMPLATE)
     plan >> list(dbt.children.values())  # the branch: it skips what the plan leaves out
     dbt >> [gate, record_build_state()]

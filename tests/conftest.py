@@ -90,6 +90,28 @@ def wipe_raw(admin_dsn: str) -> None:
                 conn.execute(f'drop table if exists {schema}."{table}" cascade')
 
 
+#: marts stamped by the build itself (its publication record), left out of row comparisons
+BUILD_STAMPED_MARTS = ("dashboard_publication",)
+
+
+def mart_rows(admin_dsn: str, schema: str) -> dict[str, list[str]]:
+    """Every table of `schema` but the build-stamped ones, its rows as sorted reprs."""
+    with psycopg.connect(admin_dsn) as conn:
+        tables = [
+            t
+            for (t,) in conn.execute(
+                "select table_name from information_schema.tables where table_schema = %s"
+                " and table_type = 'BASE TABLE' order by 1",
+                (schema,),
+            ).fetchall()
+            if t not in BUILD_STAMPED_MARTS
+        ]
+        return {
+            t: sorted(map(repr, conn.execute(f'select * from "{schema}"."{t}"').fetchall()))
+            for t in tables
+        }
+
+
 DBT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 
 

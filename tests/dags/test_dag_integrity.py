@@ -248,18 +248,19 @@ def test_the_producer_builds_the_plan_and_reports_the_rest_skipped(dagbag) -> No
         transform_plan.apply_plan({"task": producer, "ti": _FakeTI(None)})
 
 
-def test_without_a_manifest_the_plan_builds_the_whole_project(dagbag, monkeypatch, tmp_path):
+def test_without_a_manifest_the_plan_builds_the_whole_project(dagbag, tmp_path):
     """A deployment that rendered the DAG with `dbt ls` (no manifest): every model and test,
     incremental models incremental, nothing skipped, no state recorded."""
     import copy
 
-    from phwarehouse.pipeline import dbt_config, transform_plan
+    from phwarehouse.pipeline import transform_plan
 
-    monkeypatch.setattr(dbt_config, "MANIFEST", tmp_path / "absent" / "manifest.json")
     dag = dagbag.dags["warehouse_transform"]
     plan_task = dag.get_task("plan_build")
     ti = _FakeTI(None)
-    follow = transform_plan.plan_build("2026-12-04", "False", {"ti": ti, "task": plan_task})
+    context = {"ti": ti, "task": plan_task, "params": {"full_refresh": False}}
+    absent = tmp_path / "absent" / "manifest.json"
+    follow = transform_plan.plan_build("2026-12-04", absent, context)
     assert set(follow) == plan_task.downstream_task_ids
     plan = ti.pushed["plan"]
     assert plan["full"] is False and plan["unbuilt"] == [] and plan["next_state"] is None

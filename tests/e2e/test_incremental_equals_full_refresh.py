@@ -27,7 +27,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from tests.conftest import DBT_DIR, run_dbt, wipe_raw
+from tests.conftest import DBT_DIR, mart_rows, run_dbt, wipe_raw
 
 from phwarehouse.ingestion import file_drops, raw_store
 from phwarehouse.ingestion.client import PlatformClient
@@ -288,7 +288,6 @@ def _differences(incremental: dict, full: dict) -> dict:
 
 
 PLANNED_VARS = "{incremental_change_margin_hours: 0}"
-BUILD_STAMPED_MARTS = ("dashboard_publication",)  # the build's own stamp
 
 
 def _planned_build(settings, admin_dsn: str, kept: Path, cutoff: str, full_refresh: bool = False):
@@ -333,23 +332,6 @@ def _planned_build(settings, admin_dsn: str, kept: Path, cutoff: str, full_refre
     return plan, json.loads((target / "run_results.json").read_text())["results"]
 
 
-def _marts(admin_dsn: str, schema: str) -> dict[str, list]:
-    with psycopg.connect(admin_dsn) as conn:
-        tables = [
-            t
-            for (t,) in conn.execute(
-                "select table_name from information_schema.tables where table_schema = %s"
-                " and table_type = 'BASE TABLE' order by 1",
-                (schema,),
-            ).fetchall()
-            if t not in BUILD_STAMPED_MARTS
-        ]
-        return {
-            t: sorted(map(repr, conn.execute(f'select * from "{schema}"."{t}"').fetchall()))
-            for t in tables
-        }
-
-
 def test_planned_daily_build_with_scoped_tests_equals_a_full_refresh(
     district: Path, warehouse_settings, admin_dsn: str, loader_dsn: str, tmp_path
 ) -> None:
@@ -389,7 +371,7 @@ def test_planned_daily_build_with_scoped_tests_equals_a_full_refresh(
     assert any("_stg_platform__record_versions_" in t for t in scoped), sorted(scoped)[:5]
     assert not any("fct_indicator_values" in t for t in scoped)  # marts: every row
     incremental = {t: _rows(admin_dsn, t, k) for t, k in INCREMENTAL_TABLES.items()}
-    incremental_marts = _marts(admin_dsn, "marts")
+    incremental_marts = mart_rows(admin_dsn, "marts")
     assert incremental_marts["fct_indicator_values"]
 
     full, results = _planned_build(warehouse_settings, admin_dsn, kept, AS_OF, full_refresh=True)
@@ -399,7 +381,7 @@ def test_planned_daily_build_with_scoped_tests_equals_a_full_refresh(
     assert not _differences(
         incremental, {t: _rows(admin_dsn, t, k) for t, k in INCREMENTAL_TABLES.items()}
     )
-    full_marts = _marts(admin_dsn, "marts")
+    full_marts = mart_rows(admin_dsn, "marts")
     assert incremental_marts.keys() == full_marts.keys()
     differing = [t for t in full_marts if incremental_marts[t] != full_marts[t]]
     assert not differing, differing

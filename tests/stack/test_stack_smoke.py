@@ -9,6 +9,7 @@ from __future__ import annotations
 import httpx
 import psycopg
 import pytest
+from tests.conftest import mart_rows
 
 from phwarehouse.stack import main_job, manage, pgcluster, processes, superset_service
 from phwarehouse.stack.airflow_service import AirflowClient
@@ -111,25 +112,6 @@ def _assert_second_transform_built_what_changed(client: AirflowClient, report) -
     return runs[-1]
 
 
-def _published_marts(settings) -> dict[str, tuple[int, str]]:
-    """A digest of every published mart table's rows (the publication record aside)."""
-    with psycopg.connect(settings.pg.admin_url(settings.warehouse_db)) as conn:
-        tables = [
-            t
-            for (t,) in conn.execute(
-                "select tablename from pg_tables where schemaname = 'marts' order by 1"
-            )
-            if t != "dashboard_publication"
-        ]
-        return {
-            t: conn.execute(
-                f"select count(*), md5(string_agg(r::text, '|' order by r::text))"
-                f' from marts."{t}" as r'
-            ).fetchone()
-            for t in tables
-        }
-
-
 def _assert_a_full_refresh_publishes_the_same_marts(
     settings, client: AirflowClient, incremental_run: str
 ) -> None:
@@ -144,7 +126,7 @@ def _assert_a_full_refresh_publishes_the_same_marts(
     for dag_id in ingest:
         client.patch(f"/dags/{dag_id}", {"is_paused": True})
     try:
-        incremental = _published_marts(settings)
+        incremental = mart_rows(settings.pg.admin_url(settings.warehouse_db), "marts")
         assert "fct_indicator_values" in incremental
         run_id = client.post(
             "/dags/warehouse_transform/dagRuns",
@@ -153,7 +135,7 @@ def _assert_a_full_refresh_publishes_the_same_marts(
         run = client.wait_for_run("warehouse_transform", run_id, 1800)
         assert run["state"] == "success"
         assert _plan_of(client, run_id)["full"] is True
-        full = _published_marts(settings)
+        full = mart_rows(settings.pg.admin_url(settings.warehouse_db), "marts")
     finally:
         for dag_id in ingest:
             client.patch(f"/dags/{dag_id}", {"is_paused": False})

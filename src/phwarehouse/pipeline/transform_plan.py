@@ -42,11 +42,6 @@ def state_dir() -> Path:
     return Path(home) / "dbt_state"
 
 
-def _flag(value: bool | str) -> bool:
-    """A templated boolean param ("True" / "False") or a bool."""
-    return value if isinstance(value, bool) else str(value).strip().lower() in ("true", "1")
-
-
 def payload(plan: dbt_selection.Plan) -> dict[str, Any]:
     """The plan as the task's XCom (JSON)."""
     return {
@@ -60,24 +55,24 @@ def payload(plan: dbt_selection.Plan) -> dict[str, Any]:
     }
 
 
-def plan_build(data_cutoff_date: str, full_refresh: bool | str, context: Any) -> list[str]:
-    """Plan this run on the warehouse (the transformer's role) and dbt's parsed manifest; keep
-    the plan in XCom `plan` and return the downstream tasks to follow (the branch)."""
-    from phwarehouse.pipeline import dbt_config  # it imports this module (PLAN_ARGS)
-
-    if dbt_config.MANIFEST.exists():
+def plan_build(data_cutoff_date: str, manifest: Path, context: Any) -> list[str]:
+    """Plan this run (its `full_refresh` param) on the warehouse (the transformer's role) and
+    dbt's parsed `manifest`; keep the plan in XCom `plan` and return the downstream tasks to
+    follow (the branch)."""
+    full_refresh = bool(context["params"].get("full_refresh", False))
+    if manifest.exists():
         plan = dbt_selection.plan_for(
             runtime.warehouse_dsn("transformer"),
-            dbt_config.MANIFEST,
+            manifest,
             state_dir() / "plan",
             data_cutoff_date=data_cutoff_date,
-            full_refresh=_flag(full_refresh),
+            full_refresh=full_refresh,
         )
         if plan.skipped:
             print(f"up to date, not built: {', '.join(plan.skipped)}")
         planned = payload(plan)
     else:
-        planned = whole_project(_flag(full_refresh), dbt_config.MANIFEST)
+        planned = whole_project(full_refresh, manifest)
     print(planned["summary"])
     context["ti"].xcom_push(key=PLAN_KEY, value=planned)
     return followed(context["task"].downstream_list, planned)
