@@ -1,5 +1,5 @@
 """The received text of a record goes to the COPY only when jsonb can hold it as it is, and a
-page body is split into its records' texts without a second parse."""
+page body is split into its records' bytes without parsing them."""
 
 import json
 
@@ -88,23 +88,24 @@ def test_rejects_are_serialised_from_the_parsed_row() -> None:
     assert json.loads(result.payload_text)["version"] == 0
 
 
-def test_a_page_is_split_into_the_texts_of_its_records() -> None:
+def test_a_page_is_split_into_the_bytes_of_its_records() -> None:
     records = ['{"a": 1}', '"a malformed line"', '{"b": [1, {"c": "]},"}]}', '{"d":"\\u0000"}']
     body = '{"entity": "x", "data": [' + ",\n ".join(records) + '], "next_cursor": "c2"}'
-    page, texts = split_page(body.encode())
-    assert texts == records
-    assert page["data"] == json.loads(body)["data"] and page["next_cursor"] == "c2"
+    page = split_page(body.encode())
+    assert page["data"] == [r.encode() for r in records] and page["next_cursor"] == "c2"
+    assert page["escapes"] is True
+    assert split_page(b'{"data": [{"a": "\xe7\x8e\x8b"}]}')["escapes"] is False
 
 
-def test_records_msgspec_refuses_are_parsed_as_json_did_without_a_text() -> None:
+def test_records_msgspec_refuses_are_left_to_validation() -> None:
+    # split_page delimits them; validate_received parses them as json did
     records = [b'{"w": 1e400}', b'{"d": "\xed\xa0\x80"}', b'{"n": 123456789012345678901234567890}']
-    page, texts = split_page(b'{"data": [' + b",".join(records) + b"]}")
-    assert page["data"] == [json.loads(r) for r in records]
-    assert texts == [None, None, records[2].decode()]
+    page = split_page(b'{"data": [' + b",".join(records) + b"]}")
+    assert page["data"] == records
     # what msgspec cannot even delimit (NaN, a lone surrogate escape): json parses the page
     for record in (b'{"w": NaN}', b'{"d": "\\ud800"}'):
-        page, texts = split_page(b'{"data": [' + record + b', {"a": 1}]}')
-        assert texts is None and page["data"] == [json.loads(record), {"a": 1}]
+        page = split_page(b'{"data": [' + record + b', {"a": 1}]}')
+        assert page["data"] == [json.loads(record), {"a": 1}]
 
 
 @pytest.mark.parametrize(
@@ -123,8 +124,8 @@ def test_a_truncated_page_is_an_error_to_retry(body: bytes) -> None:
 
 
 def test_a_body_that_is_no_page_is_parsed_whole() -> None:
-    assert split_page(b'\xef\xbb\xbf{"data": [{"a": 1}]}') == ({"data": [{"a": 1}]}, None)
-    assert split_page(b'{"data": {"a": 1}}') == ({"data": {"a": 1}}, None)
+    assert split_page(b'\xef\xbb\xbf{"data": [{"a": 1}]}') == {"data": [{"a": 1}]}
+    assert split_page(b'{"data": {"a": 1}}') == {"data": {"a": 1}}
 
 
 def test_number_spellings_inside_strings_are_text(decode) -> None:

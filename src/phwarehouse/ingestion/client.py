@@ -19,8 +19,6 @@ from typing import Any
 import httpx
 import msgspec
 
-from phwarehouse.ingestion.validation import DecodedText, decode_record
-
 log = logging.getLogger(__name__)
 
 
@@ -30,13 +28,16 @@ class PlatformError(RuntimeError):
 
 @dataclass
 class Page:
-    """One page of the change feed: the parsed records, the text each was received as (None
-    where msgspec refused it, all None when it refused the page) and the next cursor."""
+    """One page of the change feed: its records and the next cursor. Each record is the bytes
+    of its JSON value as received (validation.validate_received parses it), or the parsed
+    value when the body was no plain page (see `split_page`)."""
 
     records: list[Any]
     next_cursor: str | None
     as_of: str | None
-    texts: list[str | None] | None = None
+    #: whether the body holds a `\\u` escape at all (most pages do not: a cheap check per page
+    #: spares one per record)
+    escapes: bool = True
 
 
 class _PageShape(msgspec.Struct):
@@ -50,22 +51,23 @@ class _PageShape(msgspec.Struct):
 _PAGE_DECODER = msgspec.json.Decoder(_PageShape)
 
 
-def split_page(body: bytes) -> tuple[Any, list[DecodedText | None] | None]:
-    """Parse a page body once, keeping the text each record was received as.
+def split_page(body: bytes) -> dict[str, Any]:
+    """Split a page body into its records' bytes, without parsing the records.
 
     A body msgspec cannot take as a page (not an object, `data` no list, a NaN literal) is
-    parsed whole by `json`, without texts. ValueError: the body is no JSON (truncated)."""
+    parsed whole by `json`, records included. ValueError: the body is no JSON (truncated) or
+    no UTF-8 (corrupted; surrogates encoded in it pass, as `json` lets them)."""
     try:
         shape = _PAGE_DECODER.decode(body)
     except msgspec.MsgspecError:
-        return json.loads(body), None
-    records: list[Any] = []
-    texts: list[DecodedText | None] = []
-    for raw in shape.data:
-        record, text = decode_record(bytes(raw))
-        records.append(record)
-        texts.append(text)
-    return {"data": records, "next_cursor": shape.next_cursor, "as_of": shape.as_of}, texts
+        return json.loads(body)
+    body.decode("utf-8", "surrogatepass")  # msgspec does not check what it leaves undecoded
+    return {
+        "data": [bytes(raw) for raw in shape.data],
+        "next_cursor": shape.next_cursor,
+        "as_of": shape.as_of,
+        "escapes": b"\\u" in body,
+    }
 
 
 @dataclass
@@ -177,10 +179,12 @@ class PlatformClient:
                 params["updated_since"] = updated_since
             if cursor:
                 params["cursor"] = cursor
-            body, texts = self.get_json(f"/api/v1/records/{entity}", params, split_page)
+            body = self.get_json(f"/api/v1/records/{entity}", params, split_page)
             if not isinstance(body, dict) or not isinstance(body.get("data"), list):
                 raise PlatformError(f"unexpected page shape for {entity}: {str(body)[:200]}")
-            page = Page(body["data"], body.get("next_cursor"), body.get("as_of"), texts)
+            page = Page(
+                body["data"], body.get("next_cursor"), body.get("as_of"), body.get("escapes", True)
+            )
             yield page
             if not page.next_cursor:
                 return

@@ -13,7 +13,6 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import repeat
 
 import psycopg
 
@@ -21,7 +20,7 @@ from phwarehouse.ingestion import raw_store
 from phwarehouse.ingestion.client import PlatformClient
 from phwarehouse.ingestion.contracts import contract_for
 from phwarehouse.ingestion.raw_store import LoadCounts, RejectedRecord, ValidRecord
-from phwarehouse.ingestion.validation import validate
+from phwarehouse.ingestion.validation import validate_received
 
 log = logging.getLogger(__name__)
 
@@ -139,9 +138,8 @@ def _chunks(
     valid: list[ValidRecord] = []
     rejected: list[RejectedRecord] = []
     for page in client.pages(entity, since.isoformat() if since else None):
-        texts = page.texts if page.texts is not None else repeat(None)
-        for obj, text in zip(page.records, texts, strict=False):
-            result = validate(contract, obj, text)
+        for record in page.records:
+            result = validate_received(contract, record, page.escapes)
             if isinstance(result, ValidRecord):
                 if result.updated_at > until:
                     yield valid, rejected

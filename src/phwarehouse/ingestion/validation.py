@@ -16,10 +16,11 @@ import json
 import math
 import re
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
+from phwarehouse import contract as platform_contract
 from phwarehouse.ingestion.contracts import EntityContract
 from phwarehouse.ingestion.raw_store import FieldIssue, RejectedRecord, ValidRecord
 
@@ -109,11 +110,22 @@ def _text(obj: Any) -> str:
 def parse_timestamp(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value or not storable(value):
         return None
+    return _iso_timestamp(value)
+
+
+def _iso_timestamp(value: str) -> datetime | None:
+    """An ISO 8601 timestamp (UTC when it has no offset); None when it is none."""
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def utc_text(value: str) -> str | None:
+    """`value` if it is a timestamp spelled `YYYY-MM-DDTHH:MM:SSZ` that parsed (PostgreSQL
+    reads that spelling as Python does), so a COPY can take it as received; else None."""
+    return value if len(value) == 20 and value[10] == "T" and value[19] == "Z" else None
 
 
 def parse_date(value: Any) -> date | None:
@@ -330,6 +342,94 @@ def copyable_text(text: str | None) -> str | None:
     return text
 
 
+#: the msgspec type of a clean value of each contract field type (None allowed)
+_INT = Annotated[int, msgspec.Meta(gt=-int(INTEGER_LIMIT), lt=int(INTEGER_LIMIT))]
+_NUMBER = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)] | float
+_CLEAN_TYPES: dict[str, Any] = {
+    "string": str,
+    "integer": _INT,
+    "number": _NUMBER,
+    "boolean": bool,
+    "date": date,
+    "datetime": str,  # checked by parse_timestamp after decoding
+    "month": str,  # checked by parse_date after decoding
+}
+_CLEAN_SHAPES: dict[str, msgspec.json.Decoder] = {}
+
+
+def _clean_shape(contract: EntityContract) -> msgspec.json.Decoder:
+    """A decoder of the entity's records that accepts only a clean record: every field of the
+    contract and no other, each of its type (or null), the keys present. What it accepts
+    `validate` would keep as received with no field issue; anything else it refuses and
+    `validate` judges (cached by entity)."""
+    decoder = _CLEAN_SHAPES.get(contract.name)
+    if decoder is None:
+        entity = platform_contract.ENTITIES[contract.name]
+        keys = {contract.person_ref, contract.event_date} - {None}
+        fields: list[tuple] = [
+            ("record_id", str),
+            ("version", Annotated[int, msgspec.Meta(ge=1, le=MAX_VERSION)]),
+            ("updated_at", str),
+            ("deleted", bool | None, None),
+        ]
+        for f in entity.payload_fields():
+            clean = _CLEAN_TYPES[f.type]
+            if f.name == contract.person_ref:
+                fields.append((f.name, Annotated[str, msgspec.Meta(min_length=1)]))
+            elif f.name in keys:
+                fields.append((f.name, clean))
+            else:
+                fields.append((f.name, clean | None, None))
+        shape = msgspec.defstruct(
+            f"Clean_{contract.name}", fields, forbid_unknown_fields=True, kw_only=True
+        )
+        decoder = _CLEAN_SHAPES[contract.name] = msgspec.json.Decoder(shape)
+    return decoder
+
+
+def validate_clean(
+    contract: EntityContract, data: bytes, escapes: bool = True
+) -> ValidRecord | None:
+    """The fast path of `validate` for a record received as bytes: the same ValidRecord when
+    the record is clean (see `_clean_shape`), decoded once in C; None when it needs `validate`
+    (a tombstone, a field of another type or unknown, an envelope or key it would reject).
+    `escapes`: whether `data` may hold a `\\u` escape (False spares the search)."""
+    if escapes and _RISKY_BYTES.search(data):
+        return None
+    try:
+        rec = _clean_shape(contract).decode(data)
+        text = data.decode("utf-8")  # msgspec does not check the UTF-8 of what it skips
+    except (msgspec.DecodeError, UnicodeError):
+        return None
+    if rec.deleted or not rec.record_id.strip():
+        return None
+    updated_at = _iso_timestamp(rec.updated_at)  # decoded strictly: storable
+    if updated_at is None:
+        return None
+    for field in _CHECKED_TEXTS.get(contract.name, ()):
+        value = getattr(rec, field)
+        if value is not None and _usable_text(contract, field, value) is False:
+            return None
+    return ValidRecord(
+        rec.record_id, rec.version, updated_at, False, None, (), text, utc_text(rec.updated_at)
+    )
+
+
+_RISKY_BYTES = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+#: per entity, the fields a clean shape decodes as text that must still parse: the month
+#: event date and datetime fields
+_CHECKED_TEXTS: dict[str, tuple[str, ...]] = {
+    e.name: tuple(f.name for f in e.payload_fields() if f.type in ("month", "datetime"))
+    for e in platform_contract.ENTITIES.values()
+}
+
+
+def _usable_text(contract: EntityContract, field: str, value: str) -> bool:
+    if field == contract.event_date and contract.event_is_month:
+        return parse_date(f"{value}-01") is not None
+    return parse_timestamp(value) is not None
+
+
 def validate(
     contract: EntityContract, obj: Any, text: str | None = None
 ) -> ValidRecord | RejectedRecord:
@@ -362,3 +462,22 @@ def validate(
         payload, issues = _field_issues(contract, obj)
     kept = received if payload is obj else None
     return ValidRecord(record_id, obj["version"], updated_at, deleted, payload, issues, kept)
+
+
+def validate_received(
+    contract: EntityContract, record: Any, escapes: bool = True
+) -> ValidRecord | RejectedRecord:
+    """Check one record of a change-feed page: the bytes of its JSON value as received (a clean
+    record takes `validate_clean`; any other is decoded as the platform sent it, so a JSON
+    string stands for a row the platform could not parse), or a value already parsed.
+    `escapes` as for `validate_clean`."""
+    if not isinstance(record, bytes):
+        return validate(contract, record)
+    clean = validate_clean(contract, record, escapes)
+    if clean is not None:
+        return clean
+    try:
+        obj, text = decode_record(record)
+    except (ValueError, RecursionError):
+        return RejectedRecord("unparseable", safe_text(record.decode("utf-8", "replace")))
+    return validate(contract, obj, text)

@@ -1,0 +1,145 @@
+"""The fast path of validation: a clean record received as bytes is decoded once, by a shape
+that accepts only what `validate` would keep as received with no field issue; anything else
+is left to `validate`, so both paths always give the same result."""
+
+import json
+from dataclasses import astuple
+from datetime import UTC, datetime
+
+import pytest
+from tests.unit.test_validation import GOOD
+
+from phwarehouse.ingestion.contracts import contract_for
+from phwarehouse.ingestion.raw_store import RejectedRecord, ValidRecord
+from phwarehouse.ingestion.validation import (
+    decode_record,
+    validate,
+    validate_clean,
+    validate_received,
+)
+
+HTN = contract_for("htn_followups")
+REPORTS = contract_for("report_submissions")
+
+
+def full_check(contract, data: bytes):
+    """What the client did before the fast path: decode the record, then validate it."""
+    try:
+        obj, text = decode_record(data)
+    except ValueError:
+        return validate(contract, data)
+    return validate(contract, obj, text)
+
+
+def same(a, b) -> bool:
+    if isinstance(a, ValidRecord) and isinstance(b, ValidRecord):
+        return (astuple(a)[:4], a.field_issues, a.payload_text, a.content()) == (
+            astuple(b)[:4],
+            b.field_issues,
+            b.payload_text,
+            b.content(),
+        )
+    return a == b
+
+
+def test_a_clean_record_takes_the_fast_path() -> None:
+    data = json.dumps({**GOOD, "weight_kg": 62.5, "doctor_name": "王五"}, ensure_ascii=False)
+    record = validate_clean(HTN, data.encode())
+    assert isinstance(record, ValidRecord)
+    assert (record.record_id, record.version, record.deleted) == ("HF000001", 1, False)
+    assert record.updated_at == datetime(2026, 3, 2, 8, tzinfo=UTC)
+    assert record.updated_at_text == "2026-03-02T08:00:00Z"  # the COPY takes it as received
+    assert record.payload_text == data and record.field_issues == ()
+    assert record.content()["doctor_name"] == "王五"
+    assert same(record, full_check(HTN, data.encode()))
+
+
+def test_an_offset_timestamp_is_parsed_not_copied_as_text() -> None:
+    data = json.dumps({**GOOD, "updated_at": "2026-03-02T16:00:00+08:00"}).encode()
+    record = validate_clean(HTN, data)
+    assert record is not None and record.updated_at_text is None
+    assert record.updated_at == datetime(2026, 3, 2, 8, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"deleted": True},  # a tombstone
+        {"record_id": "  "},
+        {"record_id": 17},
+        {"version": 0},
+        {"version": True},
+        {"version": 1.0},
+        {"version": 2**40},
+        {"updated_at": "yesterday"},
+        {"updated_at": None},
+        {"deleted": "maybe"},
+        {"deleted": 0},
+        {"person_record_id": ""},
+        {"person_record_id": None},
+        {"followup_date": "2026-03-01T10:00:00"},  # valid for validate, not clean
+        {"followup_date": "2026-02-30"},
+        {"sbp": "135"},
+        {"sbp": 135.0},
+        {"sbp": 10**9},
+        {"dbp": "一百二"},
+        {"weight_kg": "62.5"},
+        {"weight_kg": 10**400},
+        {"next_followup_date": "soon"},
+        {"doctor_name": 7},
+        {"unknown_field": 1},
+        {"unknown_field": float("inf")},  # json.dumps writes Infinity
+    ],
+)
+def test_anything_else_is_left_to_validate_with_the_same_result(change) -> None:
+    data = json.dumps({**GOOD, **change}).encode()
+    assert validate_clean(HTN, data) is None
+    assert same(validate_received(HTN, data), full_check(HTN, data))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"record_id": "HF1", "version": 1, "updated_at": "2026-03-02T08:00:00Z",'
+        b' "person_record_id": "R\\u0000", "followup_date": "2026-03-01"}',
+        b'{"record_id": "HF1", "version": 1, "updated_at": "2026-03-02T08:00:00Z",'
+        b' "person_record_id": "R1", "followup_date": "2026-03-01", "x": "\\ud83d\\ude00"}',
+        # out of range and invalid UTF-8 where the shape does not look (an unknown field)
+        b'{"record_id": "HF1", "version": 1, "updated_at": "2026-03-02T08:00:00Z",'
+        b' "person_record_id": "R1", "followup_date": "2026-03-01", "x": 1e400}',
+        b'{"record_id": "HF1", "version": 1, "updated_at": "2026-03-02T08:00:00Z",'
+        b' "person_record_id": "R1", "followup_date": "2026-03-01", "doctor_name": "\xed\xa0\x80"}',
+        b'"a row the platform could not parse"',
+        b"[1, 2]",
+    ],
+)
+def test_escapes_and_bytes_the_shape_cannot_vouch_for(data: bytes) -> None:
+    assert validate_clean(HTN, data) is None
+    result = validate_received(HTN, data)
+    assert same(result, full_check(HTN, data))
+    if data.startswith(b'"'):
+        assert isinstance(result, RejectedRecord) and result.reason == "unparseable"
+
+
+def test_a_page_without_escapes_spares_the_search_but_not_the_check() -> None:
+    risky = json.dumps({**GOOD, "doctor_name": "a\x00b"}).encode()  # spelled \u0000
+    assert validate_clean(HTN, risky, escapes=True) is None
+    # a page said to hold no escape cannot hold this record; the shape is still strict
+    assert validate_clean(HTN, json.dumps(GOOD).encode(), escapes=False) is not None
+
+
+def test_month_events_and_datetime_fields_must_parse() -> None:
+    report = {
+        "record_id": "RS1",
+        "version": 1,
+        "updated_at": "2026-03-02T08:00:00Z",
+        "deleted": False,
+        "facility_code": "F01",
+        "report_month": "2026-02",
+        "submitted_at": "2026-02-24T10:00:00Z",
+    }
+    assert validate_clean(REPORTS, json.dumps(report).encode()) is not None
+    for change in ({"report_month": "March"}, {"submitted_at": "late"}):
+        data = json.dumps({**report, **change}).encode()
+        assert validate_clean(REPORTS, data) is None
+        assert same(validate_received(REPORTS, data), full_check(REPORTS, data))
