@@ -453,3 +453,24 @@ def test_airflow_task_loads_everything_then_the_check_fails_naming_the_files(
     Run.run_id = "manual__2026-12-02"
     assert all(row["status"] == "skipped" for row in ingest_tasks.ingest_file_drops(context))
     ingest_tasks.check_file_drops(context)
+
+
+# --- one load at a time per entity ---------------------------------------------------------------
+
+
+def test_a_platform_workbook_loads_under_its_entity_lock(dsn, district, admin_dsn) -> None:
+    """A file drop takes the lock a platform_ingest run holds for the entity, so that a first
+    API load (which looks up stored versions in what it loaded itself) has the table alone."""
+    path = district / "xlsx" / f"htn_followups_{MONTH}.xlsx"
+    held = (
+        "select count(*) from pg_locks where locktype = 'advisory' and pid = %s"
+        " and objid = (hashtext('phwarehouse.ingest.htn_followups')::bigint & 4294967295)"
+        " and granted"
+    )
+    with psycopg.connect(dsn) as loading, psycopg.connect(admin_dsn) as watcher:
+        result = file_drops.ingest_platform_xlsx(loading, path, "lock-check")
+        assert result.counts.loaded > 0
+        pid = loading.info.backend_pid
+        assert watcher.execute(held, (pid,)).fetchone()[0] == 1  # until the file commits
+        loading.commit()
+        assert watcher.execute(held, (pid,)).fetchone()[0] == 0

@@ -19,6 +19,7 @@ import psycopg
 import pytest
 from tests.conftest import wipe_raw
 
+from phwarehouse.ingestion import raw_store
 from phwarehouse.ingestion.client import PlatformClient
 from phwarehouse.ingestion.platform_ingest import ingest_entity
 
@@ -195,3 +196,20 @@ def test_a_conflicting_version_is_quarantined_not_counted_as_a_duplicate(
         conn.execute("delete from ops.watermarks")
     replay = _ingest(loader_dsn, feed, "c-3").counts
     assert (replay.duplicates, replay.conflicts) == (1, 0)
+
+
+def test_only_a_first_load_skips_the_stored_version_lookups(
+    clean_raw, loader_dsn: str, monkeypatch
+) -> None:
+    """On an empty table the run knows every stored version (what it loaded itself, under the
+    entity's lock); once the table has rows, each chunk looks them up again."""
+
+    def refuse(*args):
+        raise AssertionError("looked up stored versions")
+
+    monkeypatch.setattr(raw_store, "_stored_versions", refuse)
+    feed = Feed()
+    feed.records = [json.dumps(r) for r in GOOD]
+    assert _ingest(loader_dsn, feed, "first").counts.loaded == 3
+    with pytest.raises(AssertionError, match="looked up stored versions"):
+        _ingest(loader_dsn, feed, "replay")

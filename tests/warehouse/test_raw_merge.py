@@ -54,8 +54,20 @@ def conn(warehouse_settings, admin_dsn: str, loader_dsn: str):
         yield connection
 
 
-def load(conn: psycopg.Connection, batch: str, *records: ValidRecord) -> LoadCounts:
-    counts = raw_store.load_records(conn, ENTITY, batch, NOW, list(records), [])
+@pytest.fixture(params=["looked up in the table", "tracked by the run"])
+def loaded(request) -> raw_store.LoadedVersions | None:
+    """How a chunk learns the stored versions: from the table, or (a first load, the table
+    empty when the run began) from what the run stored itself. Both must give the same."""
+    return raw_store.LoadedVersions() if request.param == "tracked by the run" else None
+
+
+def load(
+    conn: psycopg.Connection,
+    batch: str,
+    *records: ValidRecord,
+    loaded: raw_store.LoadedVersions | None = None,
+) -> LoadCounts:
+    counts = raw_store.load_records(conn, ENTITY, batch, NOW, list(records), [], loaded=loaded)
     conn.commit()
     assert counts.reconciles, counts
     return counts
@@ -66,8 +78,16 @@ def flags(conn: psycopg.Connection) -> dict[tuple[str, int], tuple[bool, bool]]:
     return {(r, v): (latest, deleted) for r, v, latest, deleted in rows}
 
 
-def test_flags_within_a_chunk_and_across_chunks(conn: psycopg.Connection) -> None:
-    load(conn, "b1", version("A", 2), version("A", 1), version("B", 1), version("C", 1))
+def test_flags_within_a_chunk_and_across_chunks(conn: psycopg.Connection, loaded) -> None:
+    load(
+        conn,
+        "b1",
+        version("A", 2),
+        version("A", 1),
+        version("B", 1),
+        version("C", 1),
+        loaded=loaded,
+    )
     assert flags(conn) == {
         ("A", 1): (False, False),
         ("A", 2): (True, False),
@@ -75,9 +95,11 @@ def test_flags_within_a_chunk_and_across_chunks(conn: psycopg.Connection) -> Non
         ("C", 1): (True, False),
     }
     # a newer tombstone, a late older version, and a version beside a stored one
-    counts = load(conn, "b2", version("B", 2, deleted=True), version("C", 3), version("A", 3))
+    counts = load(
+        conn, "b2", version("B", 2, deleted=True), version("C", 3), version("A", 3), loaded=loaded
+    )
     assert counts.loaded == 3
-    load(conn, "b3", version("C", 2))
+    load(conn, "b3", version("C", 2), loaded=loaded)
     assert flags(conn) == {
         ("A", 1): (False, False),
         ("A", 2): (False, False),
@@ -90,10 +112,14 @@ def test_flags_within_a_chunk_and_across_chunks(conn: psycopg.Connection) -> Non
     }
 
 
-def test_repeats_within_a_chunk_and_of_stored_versions(conn: psycopg.Connection) -> None:
-    counts = load(conn, "b1", version("A", 1), version("A", 1), version("A", 1, sbp=150))
+def test_repeats_within_a_chunk_and_of_stored_versions(conn: psycopg.Connection, loaded) -> None:
+    counts = load(
+        conn, "b1", version("A", 1), version("A", 1), version("A", 1, sbp=150), loaded=loaded
+    )
     assert (counts.received, counts.loaded, counts.duplicates, counts.conflicts) == (3, 1, 1, 1)
-    counts = load(conn, "b2", version("A", 1), version("A", 1, sbp=160), version("A", 2))
+    counts = load(
+        conn, "b2", version("A", 1), version("A", 1, sbp=160), version("A", 2), loaded=loaded
+    )
     assert (counts.received, counts.loaded, counts.duplicates, counts.conflicts) == (3, 1, 1, 1)
     stored = conn.execute(
         f"select version, payload ->> 'sbp', payload ->> 'note' from raw.{ENTITY} order by 1"
@@ -107,11 +133,11 @@ def test_repeats_within_a_chunk_and_of_stored_versions(conn: psycopg.Connection)
     assert quarantined == [("150",), ("160",)]
 
 
-def test_a_replayed_chunk_changes_nothing(conn: psycopg.Connection) -> None:
+def test_a_replayed_chunk_changes_nothing(conn: psycopg.Connection, loaded) -> None:
     chunk = [version("A", 1), version("A", 2, deleted=True), version("B", 1)]
-    load(conn, "b1", *chunk)
+    load(conn, "b1", *chunk, loaded=loaded)
     before = conn.execute(f"select * from raw.{ENTITY} order by 1, 2").fetchall()
-    counts = load(conn, "b2", *chunk)
+    counts = load(conn, "b2", *chunk, loaded=loaded)
     assert (counts.loaded, counts.duplicates, counts.deletions) == (0, 3, 1)
     assert conn.execute(f"select * from raw.{ENTITY} order by 1, 2").fetchall() == before
 
@@ -141,3 +167,10 @@ def test_the_raw_table_keeps_only_the_indexes_its_readers_use(conn: psycopg.Conn
     load(conn, "b2", version("A", 3))
     assert flags(conn)[("A", 2)] == (False, False)
     assert flags(conn)[("A", 3)] == (True, False)
+
+
+def test_loaded_versions_answer_as_the_table_would() -> None:
+    loaded = raw_store.LoadedVersions()
+    for record_id, number in [("A", 1), ("A", 1), ("A", 3), ("B", 2), ("A", 2), ("A", 3)]:
+        loaded.add(record_id, number)
+    assert loaded.stored(["A", "B", "C"]) == {"A": {1, 2, 3}, "B": {2}}

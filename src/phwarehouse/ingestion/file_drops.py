@@ -645,6 +645,7 @@ def ingest_platform_xlsx(conn: psycopg.Connection, path: Path, batch_id: str) ->
     total = LoadCounts()
     for entity, (valid, rejected) in per_entity.items():
         raw_store.ensure_entity_table(conn, entity)
+        raw_store.lock_entity_for_transaction(conn, entity)  # not beside a platform_ingest run
         counts = raw_store.load_records(
             conn, entity, batch_id, extracted_at, valid, rejected, source="file"
         )

@@ -43,11 +43,6 @@ def read_watermark(conn: psycopg.Connection, entity: str) -> datetime | None:
     return row[0] if row else None
 
 
-def _lock_entity(conn: psycopg.Connection, entity: str) -> None:
-    """Hold the entity's ingestion lock for this session: one run at a time per entity."""
-    conn.execute("select pg_advisory_lock(hashtext(%s))", (f"phwarehouse.ingest.{entity}",))
-
-
 def close_abandoned_audits(conn: psycopg.Connection, entity: str, batch_id: str) -> int:
     """Close as failed the `running` audit rows of `entity` left by a run that died (killed
     task, lost worker): called while holding the entity's lock, so no live run owns them."""
@@ -169,7 +164,9 @@ def ingest_entity(
         raw_store.ensure_ops_tables(conn)
         raw_store.ensure_entity_table(conn, entity)
         conn.commit()
-        _lock_entity(conn, entity)
+        raw_store.lock_entity(conn, entity)
+        # a first load looks up stored versions in what it loaded itself, not in the table
+        loaded = raw_store.LoadedVersions() if raw_store.is_empty(conn, entity) else None
         abandoned = close_abandoned_audits(conn, entity, batch_id)
         if abandoned:
             log.warning("%s: closed %d abandoned running audit row(s)", entity, abandoned)
@@ -181,7 +178,7 @@ def ingest_entity(
         try:
             for valid, rejected in _chunks(client, entity, start_from, interval_end):
                 chunk = raw_store.load_records(
-                    conn, entity, batch_id, extracted_at, valid, rejected
+                    conn, entity, batch_id, extracted_at, valid, rejected, loaded=loaded
                 )
                 counts.add(chunk)
                 if valid:
