@@ -234,6 +234,7 @@ def copy_anchor(
     with psycopg.connect(admin_dsn) as conn:
         conn.execute("create temp table anchor_copy (payload jsonb)")
         conn.commit()
+        os.sync()  # not timed against the write-back of what ran before
         cpu = pg_cpu(settings) if settings is not None else float("nan")
         started = time.monotonic()
         with conn.cursor().copy("copy anchor_copy (payload) from stdin") as copy:
@@ -312,6 +313,7 @@ def repeat_rounds(
             conn.execute("checkpoint")
         server = _serve(data, port, as_of)
         try:
+            os.sync()
             started = time.monotonic()
             totals, _ = ingest_all(settings.warehouse_url("loader"), url, f"round{round_}", workers)
             elapsed = time.monotonic() - started
@@ -516,6 +518,7 @@ def main() -> None:
 
         server = _serve(data, port, two_days_before)
         try:
+            os.sync()
             server_cpu, db_cpu = _proc_cpu(server.pid), pg_cpu(settings)
             started = time.monotonic()
             totals, peak = ingest_all(dsn, url, "initial", args.workers)
