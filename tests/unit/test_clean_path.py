@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from tests.unit.test_validation import GOOD
 
+from phwarehouse.ingestion.client import split_page
 from phwarehouse.ingestion.contracts import contract_for
 from phwarehouse.ingestion.raw_store import RejectedRecord, ValidRecord
 from phwarehouse.ingestion.validation import (
@@ -32,6 +33,9 @@ def full_check(contract, data: bytes):
 
 
 def same(a, b) -> bool:
+    """Both paths give the same record, and the timestamp a COPY would get is the same."""
+    if isinstance(a, ValidRecord) and a.updated_at_text is not None:
+        assert a.updated_at_text == a.updated_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(a, ValidRecord) and isinstance(b, ValidRecord):
         return (astuple(a)[:4], a.field_issues, a.payload_text, a.content()) == (
             astuple(b)[:4],
@@ -54,11 +58,20 @@ def test_a_clean_record_takes_the_fast_path() -> None:
     assert same(record, full_check(HTN, data.encode()))
 
 
-def test_an_offset_timestamp_is_parsed_not_copied_as_text() -> None:
-    data = json.dumps({**GOOD, "updated_at": "2026-03-02T16:00:00+08:00"}).encode()
-    record = validate_clean(HTN, data)
-    assert record is not None and record.updated_at_text is None
-    assert record.updated_at == datetime(2026, 3, 2, 8, tzinfo=UTC)
+@pytest.mark.parametrize(
+    ("spelling", "parsed"),
+    [
+        ("2026-03-02T16:00:00+08:00", datetime(2026, 3, 2, 8, tzinfo=UTC)),
+        # Python reads these; PostgreSQL would read 08:30.25 as 00:08:30.25, or refuse
+        ("2026-03-02T08:30.25Z", datetime(2026, 3, 2, 8, 30, 0, 250000, tzinfo=UTC)),
+        ("2026-W10-1T08:00:00Z", datetime(2026, 3, 2, 8, tzinfo=UTC)),
+        ("2026-03-02T08000000Z", datetime(2026, 3, 2, 8, tzinfo=UTC)),
+    ],
+)
+def test_only_the_plain_utc_spelling_goes_to_the_copy_as_received(spelling, parsed) -> None:
+    record = validate_clean(HTN, json.dumps({**GOOD, "updated_at": spelling}).encode())
+    assert record is not None and record.updated_at == parsed
+    assert record.updated_at_text is None  # the COPY gets updated_at.isoformat()
 
 
 @pytest.mark.parametrize(
@@ -121,11 +134,17 @@ def test_escapes_and_bytes_the_shape_cannot_vouch_for(data: bytes) -> None:
         assert isinstance(result, RejectedRecord) and result.reason == "unparseable"
 
 
-def test_a_page_without_escapes_spares_the_search_but_not_the_check() -> None:
+def test_a_page_holding_an_escape_has_its_records_searched() -> None:
     risky = json.dumps({**GOOD, "doctor_name": "a\x00b"}).encode()  # spelled \u0000
-    assert validate_clean(HTN, risky, escapes=True) is None
-    # a page said to hold no escape cannot hold this record; the shape is still strict
-    assert validate_clean(HTN, json.dumps(GOOD).encode(), escapes=False) is not None
+    page = split_page(b'{"data": [' + json.dumps(GOOD).encode() + b", " + risky + b"]}")
+    assert page["escapes"] is True
+    clean, held = (validate_received(HTN, r, page["escapes"]) for r in page["data"])
+    assert clean.payload_text is not None and held.payload_text is None  # serialised, nulled
+    assert held.content()["doctor_name"] is None
+    # a page without any escape spares the search; its records still take the strict shape
+    page = split_page(b'{"data": [' + json.dumps(GOOD).encode() + b"]}")
+    assert page["escapes"] is False
+    assert validate_clean(HTN, page["data"][0], page["escapes"]) is not None
 
 
 def test_month_events_and_datetime_fields_must_parse() -> None:

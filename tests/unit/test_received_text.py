@@ -123,6 +123,12 @@ def test_a_truncated_page_is_an_error_to_retry(body: bytes) -> None:
         split_page(body)
 
 
+def test_bytes_outside_the_records_are_not_checked_for_utf8() -> None:
+    # as before: only the records' text matters (a corrupted record is retried above)
+    page = split_page(b'{"data": [{"a": 1}], "meta": "\xff", "next_cursor": "c2"}')
+    assert page["data"] == [b'{"a": 1}'] and page["next_cursor"] == "c2"
+
+
 def test_a_body_that_is_no_page_is_parsed_whole() -> None:
     assert split_page(b'\xef\xbb\xbf{"data": [{"a": 1}]}') == {"data": [{"a": 1}]}
     assert split_page(b'{"data": {"a": 1}}') == {"data": {"a": 1}}

@@ -15,6 +15,8 @@ import json
 import re
 import shutil
 import stat
+import threading
+import time
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -474,3 +476,36 @@ def test_a_platform_workbook_loads_under_its_entity_lock(dsn, district, admin_ds
         assert watcher.execute(held, (pid,)).fetchone()[0] == 1  # until the file commits
         loading.commit()
         assert watcher.execute(held, (pid,)).fetchone()[0] == 0
+
+
+def test_a_workbook_waits_for_a_platform_run_without_blocking_it(dsn, district) -> None:
+    """While a platform_ingest run holds the entity's lock, a workbook of that entity waits
+    holding nothing the run needs: the run's next chunk (a write to raw.<entity>) and another
+    load's start (the DDL lock) go through; the workbook loads once the run ends."""
+    path = district / "xlsx" / f"htn_followups_{MONTH}.xlsx"
+    with psycopg.connect(dsn) as run:
+        raw_store.ensure_ops_tables(run)
+        raw_store.ensure_entity_table(run, "htn_followups")
+        run.commit()
+        raw_store.lock_entity(run, "htn_followups")  # a platform run's session lock
+        done: dict[str, object] = {}
+
+        def load_workbook_file() -> None:
+            with psycopg.connect(dsn) as loading:
+                done["result"] = file_drops.ingest_platform_xlsx(loading, path, "waits")
+                loading.commit()
+
+        waiting = threading.Thread(target=load_workbook_file)
+        waiting.start()
+        time.sleep(1.0)
+        assert waiting.is_alive() and "result" not in done  # waits for the run
+        run.execute("set lock_timeout = '5s'")
+        run.execute(  # the run's next chunk, then a load starting: neither is blocked
+            "insert into raw.htn_followups (record_id, version, source_updated_at, payload,"
+            " batch_id, extracted_at) values ('HF-RUN', 1, now(), '{}', 'run', now())"
+        )
+        raw_store.ensure_ops_tables(run)
+        run.commit()
+        run.execute("select pg_advisory_unlock_all()")
+        waiting.join(timeout=60)
+    assert not waiting.is_alive() and done["result"].counts.loaded > 0

@@ -56,14 +56,19 @@ def split_page(body: bytes) -> dict[str, Any]:
 
     A body msgspec cannot take as a page (not an object, `data` no list, a NaN literal) is
     parsed whole by `json`, records included. ValueError: the body is no JSON (truncated) or
-    no UTF-8 (corrupted; surrogates encoded in it pass, as `json` lets them)."""
+    a record is no UTF-8 (corrupted; surrogates encoded in it pass, as `json` lets them)."""
     try:
         shape = _PAGE_DECODER.decode(body)
     except msgspec.MsgspecError:
         return json.loads(body)
-    body.decode("utf-8", "surrogatepass")  # msgspec does not check what it leaves undecoded
+    records = [bytes(raw) for raw in shape.data]
+    try:  # msgspec does not check the UTF-8 of what it leaves undecoded
+        body.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:  # somewhere: a record not UTF-8 is a corrupted page
+        for record in records:
+            record.decode("utf-8", "surrogatepass")
     return {
-        "data": [bytes(raw) for raw in shape.data],
+        "data": records,
         "next_cursor": shape.next_cursor,
         "as_of": shape.as_of,
         "escapes": b"\\u" in body,

@@ -642,10 +642,16 @@ def ingest_platform_xlsx(conn: psycopg.Connection, path: Path, batch_id: str) ->
                 valid.append(result)
             else:
                 rejected.append(result)
+    # the entities' ingestion locks (a platform_ingest run holds one for its whole run), in
+    # order, before any DDL or raw table lock: waited for with nothing the run needs held
+    conn.commit()  # ends the DDL lock of ensure_ops_tables
+    for entity in sorted(per_entity):
+        raw_store.lock_entity_for_transaction(conn, entity)
+    if already_ingested(conn, sha):  # by a run of this file that ended while we waited
+        return FileResult(path, XLSX_KIND, True, LoadCounts(), status="skipped")
     total = LoadCounts()
     for entity, (valid, rejected) in per_entity.items():
         raw_store.ensure_entity_table(conn, entity)
-        raw_store.lock_entity_for_transaction(conn, entity)  # not beside a platform_ingest run
         counts = raw_store.load_records(
             conn, entity, batch_id, extracted_at, valid, rejected, source="file"
         )

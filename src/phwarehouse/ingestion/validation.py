@@ -122,10 +122,16 @@ def _iso_timestamp(value: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+#: the one spelling of a UTC timestamp a COPY may take as received
+_UTC_SPELLING = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+
+
 def utc_text(value: str) -> str | None:
-    """`value` if it is a timestamp spelled `YYYY-MM-DDTHH:MM:SSZ` that parsed (PostgreSQL
-    reads that spelling as Python does), so a COPY can take it as received; else None."""
-    return value if len(value) == 20 and value[10] == "T" and value[19] == "Z" else None
+    """`value` if it is spelled exactly `YYYY-MM-DDTHH:MM:SSZ` (of a timestamp that parsed),
+    which PostgreSQL reads as Python does, so a COPY can take it as received; else None
+    (Python also reads e.g. `2026-03-02T08:30.25Z` or week dates, which PostgreSQL reads
+    otherwise or refuses)."""
+    return value if _UTC_SPELLING.fullmatch(value) else None
 
 
 def parse_date(value: Any) -> date | None:
