@@ -412,25 +412,23 @@ def validate_clean(
     updated_at = _iso_timestamp(rec.updated_at)  # decoded strictly: storable
     if updated_at is None:
         return None
-    for field in _CHECKED_TEXTS.get(contract.name, ()):
+    month_event = (contract.event_date,) if contract.event_is_month else ()
+    for field in (*month_event, *contract.datetime_fields):
         value = getattr(rec, field)
-        if value is not None and _usable_text(contract, field, value) is False:
+        if value is not None and not _usable_text(contract, field, value):
             return None
     return ValidRecord(
         rec.record_id, rec.version, updated_at, False, None, (), text, utc_text(rec.updated_at)
     )
 
 
-_RISKY_BYTES = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
-#: per entity, the fields a clean shape decodes as text that must still parse: the month
-#: event date and datetime fields
-_CHECKED_TEXTS: dict[str, tuple[str, ...]] = {
-    e.name: tuple(f.name for f in e.payload_fields() if f.type in ("month", "datetime"))
-    for e in platform_contract.ENTITIES.values()
-}
+#: `_RISKY_ESCAPE` over bytes
+_RISKY_BYTES = re.compile(_RISKY_ESCAPE.pattern.encode())
 
 
 def _usable_text(contract: EntityContract, field: str, value: str) -> bool:
+    """Whether a field the clean shape decodes as text parses: the month event date, a
+    datetime field."""
     if field == contract.event_date and contract.event_is_month:
         return parse_date(f"{value}-01") is not None
     return parse_timestamp(value) is not None
