@@ -86,7 +86,7 @@
             select
                 b.inputs_loaded_through::text,
                 b.data_cutoff_date::text,
-                b.data_cutoff_date > date '{{ var("data_cutoff_date") }}'
+                b.data_cutoff_date > date '{{ data_cutoff_date() }}'
                 or exists (
                     select from {{ record_versions }} as o
                     where
@@ -138,7 +138,7 @@
         ) as crossing_person (person_key)
     where
         crossing.service_date > date '{{ state["data_cutoff_date"] }}'
-        and crossing.service_date <= date '{{ var("data_cutoff_date") }}'
+        and crossing.service_date <= date '{{ data_cutoff_date() }}'
         and crossing_person.person_key is not null
 {%- endmacro %}
 
@@ -276,6 +276,6 @@
         as a comment, the mode of `state` for the strategy -#}
     (select max(changes.last_loaded_at) from {{ ref('int_person_changes') }} as changes)
         as inputs_loaded_through,
-    date '{{ var("data_cutoff_date") }}' as data_cutoff_date
+    date '{{ data_cutoff_date() }}' as data_cutoff_date
     /* person_window_mode: {{ state['mode'] }}, person_window_spans: {{ state['spans'] | lower }} */
 {%- endmacro %}

@@ -103,7 +103,7 @@ death_registrations as (
     inner join ehr_map as m on d.person_record_id = m.ehr_record_id
     inner join merged as mg on m.person_key = mg.person_key
     where
-        d.death_date <= '{{ var("data_cutoff_date") }}'::date
+        d.death_date <= '{{ data_cutoff_date() }}'::date
         and (mg.birth_date is null or d.death_date >= mg.birth_date)
     group by m.person_key
 

@@ -3,7 +3,7 @@
     cut-off, for the cut-off's assessment year and the `reporting_history_years` before it.
     Every indicator model computes its window [window_start, period_end] for these rows only.
 -#}
-{%- set cutoff = var('data_cutoff_date') -%}
+{%- set cutoff = data_cutoff_date() -%}
 
 with periods as (
     select * from {{ ref('int_periods') }}

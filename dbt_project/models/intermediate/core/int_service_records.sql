@@ -14,7 +14,7 @@
     is_excluded, with a person_key). is_dynamic_record marks the entities that
     count as dynamic EHR records for EHR_USAGE (spec §2).
 -#}
-{%- set cutoff_var = var('data_cutoff_date', none) -%}
+{%- set cutoff_var = data_cutoff_date() -%}
 {%- set cutoff_sql = ("date '" ~ cutoff_var ~ "'") if cutoff_var else 'current_date' -%}
 {#- from the contract (macros/platform_entities.sql): entity, service-date field, dynamic,
     facility, mother and birth-date fields -#}

@@ -8,7 +8,7 @@
 -#}
 
 select
-    cast('{{ var("data_cutoff_date") }}' as date) as data_cutoff_date,
+    cast('{{ data_cutoff_date() }}' as date) as data_cutoff_date,
     cast(null as text) as publication_id,
     cast(null as timestamp without time zone) as published_at,
     cast(now() at time zone '{{ var("reporting_timezone") }}' as timestamp without time zone)

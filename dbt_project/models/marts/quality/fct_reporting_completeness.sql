@@ -12,7 +12,7 @@
     in int_quality__exclusions, not here.
 -#}
 {%- set due_day = var('facility_report_due_day') -%}
-{%- set cutoff = var('data_cutoff_date') -%}
+{%- set cutoff = data_cutoff_date() -%}
 {%- set tz = var('reporting_timezone') -%}
 
 with periods as (
