@@ -6,8 +6,9 @@
     The hierarchy comes either from the tested model itself (`parent_column` on each row) or
     from a separate model (`hierarchy_model` with `hierarchy_key` / `hierarchy_parent`).
     Only parents that have a row and at least one direct-child row in the same group are
-    compared (missing rows are a completeness question for a separate test). Null measures
-    count as 0. `tolerance` allows rounding differences (e.g. estimated denominators).
+    compared (missing rows are a completeness question for a separate test); a null group value
+    is a group of its own, as in GROUP BY. Null measures count as 0. `tolerance` allows
+    rounding differences (e.g. estimated denominators).
 -#}
 {% test child_sums_equal_parent(model, measure, org_unit_column, parent_column=none,
                                 group_by=[], hierarchy_model=none,
@@ -62,19 +63,55 @@ child_sums as (
     inner join hierarchy as h on f.org_unit = h.org_unit
     where h.parent_org_unit is not null
     group by {% for col in group_by %}f.grp_{{ loop.index }}, {% endfor %}h.parent_org_unit
+),
+
+-- each parent value beside its group's child sum: a window over both, partitioned by the
+-- group and the parent (null-safe like `is not distinct from`, which a join could only apply
+-- as a filter over every pair of rows of the same parent: 10 M pairs for fct_indicator_values)
+paired as (
+    select
+        {% for col in group_by %}grp_{{ loop.index }},
+        {% endfor %}parent_org_unit,
+        parent_value,
+        null as child_sum,
+        null as child_rows,
+        true as is_parent
+    from parents
+    union all
+    select
+        {% for col in group_by %}grp_{{ loop.index }},
+        {% endfor %}parent_org_unit,
+        null as parent_value,
+        child_sum,
+        child_rows,
+        false as is_parent
+    from child_sums
+),
+
+compared as (
+    select
+        {% for col in group_by %}grp_{{ loop.index }},
+        {% endfor %}parent_org_unit,
+        parent_value,
+        is_parent,
+        max(child_sum) over parent_group as child_sum,
+        max(child_rows) over parent_group as child_rows
+    from paired
+    window parent_group as (
+        partition by {% for col in group_by %}grp_{{ loop.index }}, {% endfor %}parent_org_unit
+    )
 )
 
 select
-    {% for col in group_by %}p.grp_{{ loop.index }} as {{ col }},
-    {% endfor %}p.parent_org_unit,
-    p.parent_value,
-    c.child_sum,
-    c.child_rows
-from parents as p
-inner join child_sums as c
-    on p.parent_org_unit = c.parent_org_unit
-    {% for col in group_by %}and p.grp_{{ loop.index }} is not distinct from c.grp_{{ loop.index }}
-    {% endfor %}
-where abs(coalesce(p.parent_value, 0) - coalesce(c.child_sum, 0)) > {{ tolerance }}
+    {% for col in group_by %}grp_{{ loop.index }} as {{ col }},
+    {% endfor %}parent_org_unit,
+    parent_value,
+    child_sum,
+    child_rows
+from compared
+where
+    is_parent
+    and child_rows is not null
+    and abs(coalesce(parent_value, 0) - coalesce(child_sum, 0)) > {{ tolerance }}
 
 {% endtest %}
