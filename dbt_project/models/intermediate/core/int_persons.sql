@@ -47,22 +47,7 @@ copies as (
 
     select
         r.*,
-        m.copy_rank,
-        -- rank 1 = the most recently updated copy that has the value
-        row_number() over (
-            partition by r.person_key order by r.township_code is null, m.copy_rank
-        ) as township_rank,
-        row_number() over (
-            partition by r.person_key order by r.residency_type is null, m.copy_rank
-        ) as residency_rank,
-        row_number() over (
-            partition by r.person_key
-            order by r.birth_date is null, r.birth_date_from_id, m.copy_rank
-        ) as birth_date_rank,
-        row_number() over (
-            partition by r.person_key
-            order by coalesce(r.sex_code not in ('1', '2'), true), m.copy_rank
-        ) as sex_rank
+        m.copy_rank
     from residents as r
     inner join ehr_map as m on r.record_id = m.ehr_record_id
 
@@ -70,16 +55,24 @@ copies as (
 
 merged as (
 
+    -- a field from several copies: the first in its order, i.e. the most recently updated copy
+    -- (copy_rank 1) that has the value (ordered aggregates over a person's few copies)
     select
         person_key,
         count(*) as ehr_count,
         min(ehr_created_on) as ehr_created_on,
         max(record_id) filter (where copy_rank = 1) as primary_ehr_record_id,
         max(managing_facility_code) filter (where copy_rank = 1) as managing_facility_code,
-        max(township_code) filter (where township_rank = 1) as township_code,
-        max(residency_type) filter (where residency_rank = 1) as residency_type,
-        max(birth_date) filter (where birth_date_rank = 1) as birth_date,
-        max(sex_code) filter (where sex_rank = 1) as sex_code,
+        (array_agg(township_code order by township_code is null, copy_rank))[1]
+            as township_code,
+        (array_agg(residency_type order by residency_type is null, copy_rank))[1]
+            as residency_type,
+        (array_agg(
+            birth_date order by birth_date is null, birth_date_from_id, copy_rank
+        ))[1] as birth_date,
+        (array_agg(
+            sex_code order by coalesce(sex_code not in ('1', '2'), true), copy_rank
+        ))[1] as sex_code,
         max(ehr_closed_on) filter (where copy_rank = 1) as ehr_closed_on,
         max(close_reason) filter (where copy_rank = 1 and ehr_closed_on is not null)
             as close_reason,

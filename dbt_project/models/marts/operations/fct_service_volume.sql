@@ -14,7 +14,7 @@ with services as (
 per_person as (
     select
         coalesce(case when is_known_facility then facility_code end, 'UNKNOWN') as facility_code,
-        date_trunc('month', service_date)::date as service_month,
+        date_trunc('month', service_date::timestamp)::date as service_month,
         entity as service_type,
         person_key,
         count(*) filter (where not is_excluded) as services,

@@ -30,7 +30,7 @@ located as (
             case when x.entity = 'report_submissions' then x.raw_value end,
             'UNKNOWN'
         ) as facility_code,
-        date_trunc('month', x.event_date)::date as event_month
+        date_trunc('month', x.event_date::timestamp)::date as event_month
     from exclusions as x
     left join persons as p on x.person_key = p.person_key
 

@@ -39,9 +39,11 @@ newborn_visits as (
 
 ),
 
+-- the two entities read below: one scan of the records, not a copy of all of them
 service_records as (
 
     select * from {{ ref('int_service_records') }}
+    where entity in ('deliveries', 'newborn_visits')
 
 ),
 

@@ -21,7 +21,8 @@ with periods as (
 
 ),
 
-htn_t2d_windows as (
+-- "not materialized": read more than once, yet inlined so the planner sees table statistics
+htn_t2d_windows as not materialized (
 
     select * from {{ ref('int_chronic__htn_t2d_windows') }}
 
@@ -33,7 +34,7 @@ smd_windows as (
 
 ),
 
-estimated_patients as (
+estimated_patients as not materialized (
 
     select * from {{ ref('int_chronic__estimated_patients') }}
 

@@ -38,9 +38,11 @@ with deaths as (
 
 ),
 
+-- the three entities read below: one scan of the records, not a copy of all of them
 service_records as (
 
     select * from {{ ref('int_service_records') }}
+    where entity in ('deaths', 'newborn_visits', 'pregnancies')
 
 ),
 
