@@ -3,8 +3,9 @@
 sqlfluff exposes this package's public names in the template context, ahead of its own dbt
 builtins. Its builtin `var()` returns a placeholder string, so a model doing arithmetic on a var
 (`var('facility_report_due_day') - 1`) fails to render; `var()` here returns the project's own
-values from dbt_project.yml (the defaults dbt uses), so the linted SQL is the SQL dbt compiles.
-Nothing here runs in dbt.
+values from dbt_project.yml (the defaults dbt uses), so the linted SQL is the SQL dbt compiles,
+but for the data cut-off: `execute` is undefined here, so the macro data_cutoff_date() renders
+its parse-time stand-in date. Nothing here runs in dbt.
 """
 
 import datetime as _datetime

@@ -20,7 +20,13 @@ PARSE_ENV = {
     "WAREHOUSE_TRANSFORMER_USER": "u",
     "WAREHOUSE_TRANSFORMER_PASSWORD": "p",
 }
-CUTOFF_MODELS = ("dashboard_publication", "int_reporting_periods", "int_persons")
+CUTOFF_MODELS = (
+    "dashboard_publication",
+    "fct_reporting_completeness",
+    "int_persons",
+    "int_reporting_periods",
+    "int_service_records",
+)
 
 
 def _parse(target: Path, cutoff: str, env: dict[str, str]) -> str:

@@ -3,9 +3,9 @@
 {#-
     One row per person (person_key), merging duplicate EHRs (same ID number) per spec §6:
     - ehr_created_on: earliest creation date of all copies;
-    - managing_facility_code, township_code, residency_type: from the most recently updated copy
-      (int_person_ehr_map.copy_rank = 1); township / birth date / sex fall back to the other
-      copies when the primary copy lacks them;
+    - managing_facility_code: from the most recently updated copy (int_person_ehr_map.copy_rank
+      = 1); township_code, residency_type and sex_code from the most recently updated copy
+      that has one (a valid sex code);
     - birth_date / sex_code: the fields (spec §6: they win over the ID number); the ID-encoded
       birth date only when no copy has the field (done in stg_platform__residents);
     - death_date: earliest of the death registrations of any copy (not dated after the data
@@ -55,8 +55,8 @@ copies as (
 
 merged as (
 
-    -- a field from several copies: the first in its order, i.e. the most recently updated copy
-    -- (copy_rank 1) that has the value (ordered aggregates over a person's few copies)
+    -- a field several copies may hold: the first copy in the field's order (the header above),
+    -- by an ordered aggregate over the person's few copies
     select
         person_key,
         count(*) as ehr_count,

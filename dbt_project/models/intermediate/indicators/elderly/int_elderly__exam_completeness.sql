@@ -5,7 +5,7 @@
     with its completeness against the configurable required-field list (seed
     elderly_exam_required_fields, is_required = true; spec §2 ELD_HEALTH_MGMT).
     Each field_key of the seed is mapped to the stg_platform__health_exams column(s) that record
-    it (exam_required_items below). A measurement counts only when plausible (spec §6): blood pressure
+    it (the case in `final` below). A measurement counts only when plausible (spec §6): blood pressure
     only when has_plausible_bp (both readings in range and SBP > DBP), height / weight / fasting
     glucose only when the cleaned value is not null. Grouped items need every component:
     blood_routine = haemoglobin, white cells and platelets; urine_routine = urine protein and
