@@ -62,6 +62,26 @@ def test_transformer_sessions_sort_in_memory_without_jit(transformer_dsn: str) -
         assert conn.execute("show jit").fetchone()[0] == "off"
 
 
+def test_a_table_filled_in_the_transaction_that_creates_it_skips_the_wal(admin_dsn: str) -> None:
+    """dbt's `create table as` writes its rows once (wal_level minimal: synced at commit), not
+    to the table and again to the WAL."""
+    with psycopg.connect(admin_dsn) as conn:
+        start = conn.execute("select pg_current_wal_insert_lsn()").fetchone()[0]
+        conn.execute("create schema wal_probe")
+        conn.execute(
+            "create table wal_probe.built as"
+            " select g, repeat('x', 100) as pad from generate_series(1, 50000) as g"
+        )
+        size, wal = conn.execute(
+            "select pg_relation_size('wal_probe.built'),"
+            " pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s)",
+            (start,),
+        ).fetchone()
+        conn.rollback()
+    assert size > 5_000_000
+    assert wal < size / 20, (size, wal)
+
+
 def test_text_sorts_in_code_point_order_with_unicode_case(transformer_dsn: str) -> None:
     """The cluster collates as "C" (memcmp, abbreviated keys: fast sorts of the hex person keys)
     in the same order as C.UTF-8, and keeps C.UTF-8's character classes for upper() / lower()."""
