@@ -13,13 +13,8 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import run_dbt
+from tests.dbt.test_manifest import DUMMY_ENV as PARSE_ENV
 
-PARSE_ENV = {
-    "WAREHOUSE_HOST": "127.0.0.1",
-    "WAREHOUSE_PORT": "5432",
-    "WAREHOUSE_TRANSFORMER_USER": "u",
-    "WAREHOUSE_TRANSFORMER_PASSWORD": "p",
-}
 CUTOFF_MODELS = (
     "dashboard_publication",
     "fct_reporting_completeness",

@@ -17,6 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from tests.conftest import run_dbt
+from tests.dbt.test_manifest import DUMMY_ENV as PARSE_ENV
 
 from phwarehouse.settings import read_env_file, set_credential
 from phwarehouse.stack import person_key
@@ -40,13 +41,7 @@ def _expected(key: str, id_number: str | None, record_id: str) -> str:
 
 
 def test_dbt_parse_writes_no_key_into_target(tmp_path: Path) -> None:
-    env = {
-        "WAREHOUSE_HOST": "127.0.0.1",
-        "WAREHOUSE_PORT": "5432",
-        "WAREHOUSE_TRANSFORMER_USER": "u",
-        "WAREHOUSE_TRANSFORMER_PASSWORD": "p",
-        "PERSON_KEY_SECRET": MARKER,
-    }
+    env = {**PARSE_ENV, "PERSON_KEY_SECRET": MARKER}
     result = run_dbt("parse", target=tmp_path, env=env)
     assert result.returncode == 0, result.stdout[-3000:]
     assert (tmp_path / "partial_parse.msgpack").exists()

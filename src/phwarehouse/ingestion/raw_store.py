@@ -225,9 +225,8 @@ def lock_entity_for_transaction(conn: psycopg.Connection, entity: str) -> None:
 
 def is_empty(conn: psycopg.Connection, entity: str) -> bool:
     table = sql.Identifier("raw", table_name(entity))
-    return not conn.execute(sql.SQL("select exists (select from {t})").format(t=table)).fetchone()[
-        0
-    ]
+    (exists,) = conn.execute(sql.SQL("select exists (select from {t})").format(t=table)).fetchone()
+    return not exists
 
 
 class LoadedVersions:

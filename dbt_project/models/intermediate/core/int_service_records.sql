@@ -3,8 +3,8 @@
 {#-
     One row per service record of every person-level service entity (entity, record_id), with
     the merged person, the service date and the date exclusions of spec §5/§6:
-    - service_after_cutoff: dated after the data cut-off (var data_cutoff_date, default
-      current_date; this is the only place that reads it);
+    - service_after_cutoff: dated after the data cut-off (macro data_cutoff_date(): the var
+      data_cutoff_date, default today);
     - service_before_birth: dated before the person's birth date (for a newborn visit without
       an EHR, the birth date on the visit);
     - service_after_death: dated after the person's death (not applied to death registrations).
@@ -14,8 +14,6 @@
     is_excluded, with a person_key). is_dynamic_record marks the entities that
     count as dynamic EHR records for EHR_USAGE (spec §2).
 -#}
-{%- set cutoff_var = data_cutoff_date() -%}
-{%- set cutoff_sql = ("date '" ~ cutoff_var ~ "'") if cutoff_var else 'current_date' -%}
 {#- from the contract (macros/platform_entities.sql): entity, service-date field, dynamic,
     facility, mother and birth-date fields -#}
 {%- set service_entities = platform_service_entities() -%}
@@ -69,7 +67,7 @@ joined as (
         s.is_dynamic_record,
         coalesce(p.birth_date, s.record_birth_date) as person_birth_date,
         p.death_date as person_death_date,
-        s.service_date > {{ cutoff_sql }} as is_after_cutoff,
+        s.service_date > date '{{ data_cutoff_date() }}' as is_after_cutoff,
         coalesce(s.service_date < coalesce(p.birth_date, s.record_birth_date), false)
             as is_before_birth,
         s.entity <> 'deaths' and coalesce(s.service_date > p.death_date, false)
