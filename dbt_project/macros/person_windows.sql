@@ -3,19 +3,15 @@
     window. A person's row of a window depends only on the person's records and on which of
     them the data cut-off excludes (int_service_records.is_after_cutoff): window ends are
     calendar dates, not the cut-off. So an incremental run recomputes
-      - every window of the persons whose records were loaded since the table's previous build
-        (int_person_changes.last_loaded_at > inputs_loaded_through of the previous build, less
-        incremental_change_margin_hours), so that a late correction or deletion changes an old
-        window exactly as a full refresh would;
-      - every window of the persons with a service record dated after the previous build's
-        cut-off and on or before this one (data_cutoff_date column): records entered with a
-        future date start to count;
+      - every window of the persons in change scope (macros/change_scope.sql: records loaded
+        since the table's previous build, or a service record dated between the previous and
+        this cut-off), so that a late correction or deletion changes an old window exactly as
+        a full refresh would and records entered with a future date start to count;
       - every person for the windows that started since the previous build's cut-off (the
         first day of a month adds that month's window, of a quarter or year those too);
     and drops the windows that left the reporting history. Every other row stays as it is.
-    It falls back to recomputing everything when the cut-off moved back or org units were
-    loaded since the previous build (an org unit change can re-attribute anyone). Seeds and
-    other vars are not tracked: after changing them run `dbt build --full-refresh`.
+    It falls back to recomputing everything when change_scope_state says so (cut-off moved
+    back, org units loaded since).
 
     A model that stores spans of consecutive windows with the same facts instead of one row
     per window (int_records__person_window_spans) renders person_window_state(spans=true): a
@@ -58,63 +54,40 @@
 {% macro person_window_state(spans=false) -%}
     {#- {'mode': 'full'}, or {'mode': 'incremental', 'inputs_loaded_through': text,
         'data_cutoff_date': text, 'has_new_windows': bool, 'has_gone_windows': bool} of the
-        previous build, with 'spans': the value of `spans`. A model that stores runs of
+        previous build (change_scope_state, macros/change_scope.sql, and the windows started or
+        gone since), with 'spans': the value of `spans`. A model that stores runs of
         consecutive windows (spans=true) is recomputed in full when windows started or left
-        the history: a run spans the windows that existed when it was built. sqlfluff's
-        templater renders the callers without a database (execute undefined): it takes the
-        'full' path and lints the full-build SQL. -#}
-    {%- if not execute or (this is not none and is_incremental()) -%}
-        {#- org-unit loads, through staging: every raw version, so a new one is seen although
-            stg_platform__org_units keeps only the latest. Rendered while dbt parses the model
-            (declares it) and in an incremental build (reads it), not in a unit test (the
-            full-build SQL, which does not read it: the test need not give it) -#}
-        {%- set record_versions = ref('stg_platform__record_versions') -%}
-    {%- endif -%}
+        the history: a run spans the windows that existed when it was built. -#}
+    {%- set state = change_scope_state() -%}
     {%- set periods = ref('int_reporting_periods') -%}
     {%- set windows = ref('int_reporting_windows') -%}
     {%- set all_periods = ref('int_periods') -%}
     {#- rendered while dbt parses the model: declares what the other helpers read -#}
-    {%- set _ = ref('int_service_records') ~ ref('int_person_changes') -%}
-    {%- if execute and this is not none and is_incremental() -%}
+    {%- set _ = ref('int_service_records') -%}
+    {%- if state['mode'] == 'incremental' -%}
+        {%- set previous_cutoff = "date '" ~ state['data_cutoff_date'] ~ "'" -%}
         {%- set query -%}
-            with previous_build as (
-                select inputs_loaded_through, data_cutoff_date
-                from {{ this }}
-                order by inputs_loaded_through desc, data_cutoff_date desc
-                limit 1
-            )
             select
-                b.inputs_loaded_through::text,
-                b.data_cutoff_date::text,
-                b.data_cutoff_date > date '{{ data_cutoff_date() }}'
-                or exists (
-                    select from {{ record_versions }} as o
-                    where
-                        o.entity = 'org_units'
-                        and o.loaded_at > {{ less_change_margin('b.inputs_loaded_through') }}
-                ) as needs_everything,
                 exists (
                     select from {{ windows }} as p
-                    where p.period_start > b.data_cutoff_date
+                    where p.period_start > {{ previous_cutoff }}
                 ) as has_new_windows,
                 -- reported at the previous cut-off, not any more
                 exists (
                     select from {{ all_periods }} as d
                     where
-                        {{ is_reported_period('b.data_cutoff_date', 'd.') }}
+                        {{ is_reported_period(previous_cutoff, 'd.') }}
                         and d.period_key not in (select p.period_key from {{ periods }} as p)
                 ) as has_gone_windows
-            from previous_build as b
         {%- endset -%}
-        {%- set row = run_query(query).rows -%}
-        {%- if row | length == 1 and row[0][0] is not none and not row[0][2]
-            and not (spans and (row[0][3] or row[0][4])) -%}
+        {%- set row = run_query(query).rows[0] -%}
+        {%- if not (spans and (row[0] or row[1])) -%}
             {{ return({
                 'mode': 'incremental',
-                'inputs_loaded_through': row[0][0] | string,
-                'data_cutoff_date': row[0][1] | string,
-                'has_new_windows': true if row[0][3] else false,
-                'has_gone_windows': true if row[0][4] else false,
+                'inputs_loaded_through': state['inputs_loaded_through'],
+                'data_cutoff_date': state['data_cutoff_date'],
+                'has_new_windows': true if row[0] else false,
+                'has_gone_windows': true if row[1] else false,
                 'spans': spans,
             }) }}
         {%- endif -%}
@@ -124,22 +97,7 @@
 
 {% macro person_window_scope_persons(state) -%}
     {#- SELECT of the persons whose every window this incremental run recomputes -#}
-    select changes.person_key
-    from {{ ref('int_person_changes') }} as changes
-    where
-        changes.last_loaded_at
-        > {{ less_change_margin("timestamptz '" ~ state['inputs_loaded_through'] ~ "'") }}
-    union
-    select crossing_person.person_key
-    from {{ ref('int_service_records') }} as crossing
-    cross join
-        lateral (
-            values (crossing.person_key), (crossing.mother_person_key)
-        ) as crossing_person (person_key)
-    where
-        crossing.service_date > date '{{ state["data_cutoff_date"] }}'
-        and crossing.service_date <= date '{{ data_cutoff_date() }}'
-        and crossing_person.person_key is not null
+    {{ change_scope_persons(state, ref('int_service_records')) }}
 {%- endmacro %}
 
 {% macro person_window_new_windows(state) -%}
@@ -272,10 +230,8 @@
 {%- endmacro %}
 
 {% macro person_window_build_columns(state) -%}
-    {#- the columns every row carries: the latest raw load and the cut-off of this build; then,
-        as a comment, the mode of `state` for the strategy -#}
-    (select max(changes.last_loaded_at) from {{ ref('int_person_changes') }} as changes)
-        as inputs_loaded_through,
-    date '{{ data_cutoff_date() }}' as data_cutoff_date
+    {#- the columns every row carries (change_scope_build_columns); then, as a comment, the
+        mode of `state` for the strategy -#}
+    {{ change_scope_build_columns() }}
     /* person_window_mode: {{ state['mode'] }}, person_window_spans: {{ state['spans'] | lower }} */
 {%- endmacro %}

@@ -143,6 +143,36 @@ def test_person_window_models_delete_their_scope_and_record_their_watermark(
     )
 
 
+def test_service_records_are_maintained_by_change_scope(manifest: dict) -> None:
+    """int_service_records is incremental with the strategy 'record_scope': it reads its
+    previous build's state through an index on its build columns, and its data tests check
+    the rows a run wrote (they carry that run's inputs_loaded_through)."""
+    model = manifest["nodes"]["model.public_health.int_service_records"]
+    assert model["config"]["materialized"] == "incremental"
+    assert model["config"]["incremental_strategy"] == "record_scope"
+    assert "change_scope_state()" in model["raw_code"]
+    assert "change_scope_build_columns()" in model["raw_code"]
+    assert {"inputs_loaded_through", "data_cutoff_date"} <= set(model["columns"])
+    assert [i["columns"] for i in model["config"]["indexes"]] == [
+        ["inputs_loaded_through", "data_cutoff_date"]
+    ]
+    assert model["config"]["meta"]["tests_scope"] == {
+        "column": "inputs_loaded_through",
+        "kind": "loaded_after",
+    }
+    strategy = manifest["macros"]["macro.public_health.get_incremental_record_scope_sql"]
+    assert set(strategy["depends_on"]["macros"]) >= {
+        "macro.public_health.change_scope_state",
+        "macro.public_health.change_scope_changed_since",
+        "macro.dbt.get_incremental_append_sql",
+    }
+    sql = " ".join(strategy["macro_sql"].split())
+    assert "truncate {{ target }}" in sql
+    # the recomputed records, and the records deleted on the platform since
+    assert "from {{ temp }} as recomputed" in sql
+    assert "from {{ ref('stg_platform__record_versions') }} as changed" in sql
+
+
 def test_every_table_model_has_a_tested_or_enforced_key(manifest: dict) -> None:
     tests_on: dict[str, set[str]] = {}
     for node in manifest["nodes"].values():

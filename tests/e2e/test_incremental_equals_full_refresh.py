@@ -46,6 +46,7 @@ DAY_BEFORE = (date.fromisoformat(AS_OF) - timedelta(days=1)).isoformat()
 # year's and Q4's, computed once under the coarsest period, macros/reporting_periods.sql)
 NEW_YEAR = "2027-01-01"
 INCREMENTAL_TABLES = {
+    "int_service_records": ("entity", "record_id"),
     "int_records__person_window_spans": ("person_sk", "first_period_end"),
     "int_chronic__htn_t2d_windows": ("condition", "person_sk", "period_key"),
     "int_elderly__person_windows": ("person_sk", "period_key"),
@@ -85,7 +86,9 @@ def _dbt_run(settings, target: Path, cutoff: str, *extra: str) -> None:
 
 
 def _late_changes(loader_dsn: str) -> None:
-    """Three corrections the platform could send today about 2025 (windows no longer open)."""
+    """Corrections the platform could send today about old records (windows no longer open):
+    a follow-up's mode, a contract deleted, an EHR's facility, an EHR's ID number, an EHR
+    deleted, and the EHR deleted before the first build (_dated_tomorrow) restored."""
     now = datetime.now(UTC)
     with psycopg.connect(loader_dsn) as conn:
         followup = conn.execute(
@@ -111,7 +114,22 @@ def _late_changes(loader_dsn: str) -> None:
             " and r.payload ->> 'ehr_closed_on' is null"
             " order by r.record_id limit 1"
         ).fetchone()
-        assert followup and contract and ehr, "the fixture district lacks an old record to correct"
+        # an EHR whose ID number is corrected to another EHR's: the two persons merge, and the
+        # records of both (and of the person the EHR was before) change person
+        merged = conn.execute(
+            "select r.record_id, r.version, r.payload, other.id_number"
+            " from raw.residents as r cross join lateral ("
+            "   select o.payload ->> 'id_number' as id_number from raw.residents as o"
+            "   where o.is_latest and not o.is_deleted and o.record_id > r.record_id"
+            "   and o.payload ->> 'id_number' <> r.payload ->> 'id_number'"
+            "   order by o.record_id limit 1) as other"
+            " where r.is_latest and not r.is_deleted and r.record_id <> %s"
+            " and exists (select from raw.htn_followups as f where f.is_latest"
+            "   and f.payload ->> 'person_record_id' = r.record_id)"
+            " order by r.record_id limit 1",
+            (ehr[0] if ehr else "",),
+        ).fetchone()
+        assert followup and contract and ehr and merged, "the fixture district lacks old records"
         changes = {
             "htn_followups": raw_store.ValidRecord(
                 followup[0],
@@ -130,11 +148,38 @@ def _late_changes(loader_dsn: str) -> None:
         for entity, record in changes.items():
             counts = raw_store.load_records(conn, entity, "late-fix", now, [record], [])
             assert counts.loaded == 1, entity
+        merge = raw_store.ValidRecord(
+            merged[0], merged[1] + 1, now, False, {**merged[2], "id_number": merged[3]}
+        )
+        restored = conn.execute(
+            "select kept.record_id, deleted.version, kept.payload from raw.residents as deleted"
+            " inner join raw.residents as kept on kept.record_id = deleted.record_id"
+            " and kept.version = deleted.version - 1"
+            " where deleted.is_latest and deleted.is_deleted and deleted.batch_id = 'early-entry'"
+        ).fetchone()
+        restore = raw_store.ValidRecord(restored[0], restored[1] + 1, now, False, restored[2])
+        # and an EHR deleted today: its records belong to no known person any more
+        deleted = conn.execute(
+            "select e.record_id, e.version from raw.residents as e"
+            " where e.is_latest and not e.is_deleted and e.record_id <> all(%s)"
+            " and exists (select from raw.htn_followups as f where f.is_latest"
+            "   and f.payload ->> 'person_record_id' = e.record_id)"
+            " order by e.record_id offset 2 limit 1",
+            ([ehr[0], merged[0], restored[0]],),
+        ).fetchone()
+        delete = raw_store.ValidRecord(
+            deleted[0], deleted[1] + 1, now, True, {"record_id": deleted[0], "deleted": True}
+        )
+        counts = raw_store.load_records(
+            conn, "residents", "late-fix", now, [merge, restore, delete], []
+        )
+        assert counts.loaded == 3
 
 
 def _dated_tomorrow(loader_dsn: str) -> None:
-    """A follow-up and an elderly health exam corrected to the next day's date before the first
-    build: only the cut-off moving on makes them count (their persons change no other way)."""
+    """Before the first build: a follow-up and an elderly health exam corrected to the next
+    day's date, and a death registered for it: only the cut-off moving on makes them count
+    (their persons change no other way); and an EHR deleted, which _late_changes restores."""
     now = datetime.now(UTC)
     with psycopg.connect(loader_dsn) as conn:
         elderly = (
@@ -161,6 +206,48 @@ def _dated_tomorrow(loader_dsn: str) -> None:
             )
             counts = raw_store.load_records(conn, entity, "early-entry", now, [record], [])
             assert counts.loaded == 1, entity
+        # a death registered ahead of its date for a person with services: from the next cut-off
+        # the person's death date is set, on every record of theirs
+        death, ehr_record_id, id_number = conn.execute(
+            "select d.payload, r.record_id, r.payload ->> 'id_number'"
+            " from raw.deaths as d cross join lateral ("
+            "   select e.record_id, e.payload from raw.residents as e"
+            "   where e.is_latest and not e.is_deleted and e.payload ->> 'ehr_closed_on' is null"
+            "   and exists (select from raw.htn_followups as f where f.is_latest"
+            "     and f.payload ->> 'person_record_id' = e.record_id)"
+            "   order by e.record_id desc limit 1) as r"
+            " where d.is_latest and not d.is_deleted order by d.record_id limit 1"
+        ).fetchone()
+        record_id = death["record_id"] + "-early"
+        record = raw_store.ValidRecord(
+            record_id,
+            1,
+            now,
+            False,
+            {
+                **death,
+                "record_id": record_id,
+                "person_record_id": ehr_record_id,
+                "id_number": id_number,
+                "death_date": AS_OF,
+            },
+        )
+        counts = raw_store.load_records(conn, "deaths", "early-entry", now, [record], [])
+        assert counts.loaded == 1
+        # an EHR deleted by mistake: its records belong to no known person until it is restored
+        # (_late_changes), and their rows change although the records do not
+        lost = conn.execute(
+            "select e.record_id, e.version from raw.residents as e"
+            " where e.is_latest and not e.is_deleted and e.payload ->> 'ehr_closed_on' is null"
+            " and exists (select from raw.htn_followups as f where f.is_latest"
+            "   and f.payload ->> 'person_record_id' = e.record_id)"
+            " order by e.record_id desc offset 1 limit 1"
+        ).fetchone()
+        tombstone = raw_store.ValidRecord(
+            lost[0], lost[1] + 1, now, True, {"record_id": lost[0], "deleted": True}
+        )
+        counts = raw_store.load_records(conn, "residents", "early-entry", now, [tombstone], [])
+        assert counts.loaded == 1
 
 
 def _rows(admin_dsn: str, table: str, key: tuple[str, ...]) -> list[tuple]:
@@ -282,7 +369,7 @@ def _differences(incremental: dict, full: dict) -> dict:
     for table in INCREMENTAL_TABLES:
         rows, expected = set(incremental[table]), set(full[table])
         if rows != expected:
-            examples = sorted(rows ^ expected)[:2]
+            examples = sorted(rows ^ expected, key=repr)[:2]
             differing[table] = (len(rows - expected), len(expected - rows), examples)
     return differing
 

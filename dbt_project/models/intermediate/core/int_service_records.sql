@@ -1,4 +1,12 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='record_scope',
+        on_schema_change='fail',
+        indexes=[{'columns': ['inputs_loaded_through', 'data_cutoff_date']}],
+        meta={'tests_scope': {'column': 'inputs_loaded_through', 'kind': 'loaded_after'}},
+    )
+}}
 
 {#-
     One row per service record of every person-level service entity (entity, record_id), with
@@ -13,10 +21,19 @@
     (entity, record_id) to the counted records (macro counted_service_records: not
     is_excluded, with a person_key). is_dynamic_record marks the entities that
     count as dynamic EHR records for EHR_USAGE (spec §2).
+
+    Incremental (macros/change_scope.sql, strategy record_scope): a row depends only on its
+    record, the EHRs it names (int_person_ehr_map), their merged person's birth and death dates
+    (int_persons), the org units and the cut-off. So a run recomputes the records loaded since
+    the previous build, the records that name (or named, in the previous build) a person whose
+    records changed or crossed the cut-off (change_scope_persons), and the records dated after
+    the previous cut-off and on or before this one; a cut-off moved back or an org-unit load
+    recomputes everything.
 -#}
 {#- from the contract (macros/platform_entities.sql): entity, service-date field, dynamic,
     facility, mother and birth-date fields -#}
 {%- set service_entities = platform_service_entities() -%}
+{%- set state = change_scope_state() -%}
 
 -- "not materialized": read more than once, yet inlined so the planner sees table statistics
 with ehr_map as not materialized (
@@ -36,6 +53,40 @@ org_units as (
     select * from {{ ref('int_org_units') }}
 
 ),
+{% if state['mode'] == 'incremental' %}
+
+    -- the persons whose records changed since the previous build or crossed the cut-off
+    scope_persons as (
+        {{ change_scope_persons(state, this) }}
+    ),
+
+    -- their EHRs as they are now
+    scope_ehrs as (
+
+        select ehr_map.ehr_record_id
+        from ehr_map
+        where ehr_map.person_key in (select p.person_key from scope_persons as p)
+
+    ),
+
+    -- the previous build's rows of those persons (the persons they named then) and of the
+    -- records the cut-off crossed
+    previous_in_scope as (
+
+        select
+            previous.entity,
+            previous.record_id
+        from {{ this }} as previous
+        where
+            previous.person_key in (select p.person_key from scope_persons as p)
+            or previous.mother_person_key in (select p.person_key from scope_persons as p)
+            or (
+                previous.service_date > date '{{ state["data_cutoff_date"] }}'
+                and previous.service_date <= date '{{ data_cutoff_date() }}'
+            )
+
+    ),
+{% endif %}
 
 services as (
     {% for e in service_entities %}
@@ -49,6 +100,18 @@ services as (
             {{ e.birth or 'null::date' }} as record_birth_date,
             {{ 'true' if e.dynamic else 'false' }} as is_dynamic_record
         from {{ ref('stg_platform__' ~ e.entity) }}
+        {%- if state['mode'] == 'incremental' %}
+            where
+                loaded_at > {{ change_scope_changed_since(state) }}
+                or person_record_id in (select x.ehr_record_id from scope_ehrs as x)
+                {%- if e.mother %}
+                    or {{ e.mother }} in (select x.ehr_record_id from scope_ehrs as x)
+                {%- endif %}
+                or record_id in (
+                    select p.record_id from previous_in_scope as p
+                    where p.entity = '{{ e.entity }}'
+                )
+        {%- endif %}
         {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 ),
@@ -106,7 +169,9 @@ final as (
             when is_after_death then 'service_after_death'
             when is_unknown_person then 'unknown_person_record'
         end as exclusion_reason,
-        is_after_cutoff or is_before_birth or is_after_death or is_unknown_person as is_excluded
+        is_after_cutoff or is_before_birth or is_after_death or is_unknown_person as is_excluded,
+        {{ change_scope_build_columns() }}
+        /* record_scope_mode: {{ state['mode'] }} */
     from joined
 
 )
