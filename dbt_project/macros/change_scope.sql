@@ -1,7 +1,7 @@
 {#-
     Incremental tables whose rows follow persons: the person x window tables
-    (macros/person_windows.sql) and the service records (int_service_records, strategy
-    'record_scope' below). Every row carries the state of the build that wrote it
+    (macros/person_windows.sql), the service records (int_service_records, strategy
+    'record_scope' below) and the merged persons (int_persons, strategy 'person_scope'). Every row carries the state of the build that wrote it
     (change_scope_build_columns); the next build reads it back (change_scope_state) and
     recomputes
       - what concerns the persons whose records were loaded since that build
@@ -15,6 +15,20 @@
     unit change can re-attribute anyone). Seeds and other vars are not tracked: after changing
     them run `dbt build --full-refresh`.
 -#}
+
+{% macro change_scope_config(strategy) -%}
+    {#- config() of a change-scope model, declared once: config(**change_scope_config(strategy))
+        in the model: incremental with its strategy, an index on the build columns (read by
+        change_scope_state), its data tests scoped to the rows a run wrote (their
+        inputs_loaded_through, macros/scoped_tests.sql) -#}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': strategy,
+        'on_schema_change': 'fail',
+        'indexes': [{'columns': ['inputs_loaded_through', 'data_cutoff_date']}],
+        'meta': {'tests_scope': {'column': 'inputs_loaded_through', 'kind': 'loaded_after'}},
+    }) }}
+{%- endmacro %}
 
 {% macro change_scope_state() -%}
     {#- {'mode': 'full'} or {'mode': 'incremental', 'inputs_loaded_through': text,
@@ -101,36 +115,48 @@
     date '{{ data_cutoff_date() }}' as data_cutoff_date
 {%- endmacro %}
 
+{% macro change_scope_strategy_state(strategy) -%}
+    {#- The state an incremental strategy of these tables works in: {'mode': 'full'} when the
+        model's SQL was rendered in mode 'full' (its comment `<strategy>_mode: full`), else the
+        incremental state read again now, in the run's transaction. If that has become 'full'
+        (org units loaded since the model was rendered), the model's rows cover only the scope:
+        the run stops with an error and writes nothing, and the next run recomputes the whole
+        table. -#}
+    {%- set rendered = model.compiled_code or '' -%}
+    {%- if strategy ~ '_mode: full' in rendered -%}
+        {{ return({'mode': 'full'}) }}
+    {%- elif strategy ~ '_mode: incremental' not in rendered -%}
+        {{ exceptions.raise_compiler_error(
+            model.name ~ ": its SQL does not say the mode it was rendered in;"
+            ~ " write /* " ~ strategy ~ "_mode: <mode> */"
+        ) }}
+    {%- endif -%}
+    {%- set state = change_scope_state() -%}
+    {%- if state['mode'] == 'full' -%}
+        {{ exceptions.raise_compiler_error(
+            model.name ~ ": org units were loaded while it was being built, so its rows cover"
+            ~ " only this run's scope; nothing was written. The next run recomputes the whole"
+            ~ " table."
+        ) }}
+    {%- endif -%}
+    {{ return(state) }}
+{%- endmacro %}
+
 {% macro get_incremental_record_scope_sql(arg_dict) -%}
     {#- incremental_strategy 'record_scope' of int_service_records (one row per entity and
         record_id; dbt calls it in an incremental run on an existing table, after it built this
         run's rows into arg_dict.temp_relation; "main" statement, one transaction). The model
-        wrote the mode it was rendered in into its SQL as a comment (record_scope_mode):
-        'full' truncates. Else it deletes the rows of the records the run recomputed (the temp
-        relation's) and of the records with a raw version loaded since the previous build (a
-        record deleted on the platform has left staging: nothing replaces it), then inserts
-        the temp relation's rows. If the state read again here has become 'full' (org units
-        loaded since the model was rendered), the run stops with an error and writes nothing.
-        unique_key and incremental_predicates are not used. -#}
+        wrote the mode it was rendered in into its SQL as a comment (record_scope_mode; see
+        change_scope_strategy_state): 'full' truncates. Else it deletes the rows of the records
+        the run recomputed (the temp relation's) and of the records with a raw version loaded
+        since the previous build (a record deleted on the platform has left staging: nothing
+        replaces it), then inserts the temp relation's rows. unique_key and incremental_predicates are not used. -#}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set temp = arg_dict['temp_relation'] -%}
-    {%- set rendered = model.compiled_code or '' -%}
-    {%- if 'record_scope_mode: full' in rendered -%}
+    {%- set state = change_scope_strategy_state('record_scope') -%}
+    {%- if state['mode'] == 'full' -%}
         truncate {{ target }};
-    {%- elif 'record_scope_mode: incremental' not in rendered -%}
-        {{ exceptions.raise_compiler_error(
-            model.name ~ ": its SQL does not say the mode it was rendered in;"
-            ~ " write /* record_scope_mode: <mode> */"
-        ) }}
     {%- else -%}
-        {%- set state = change_scope_state() -%}
-        {%- if state['mode'] == 'full' -%}
-            {{ exceptions.raise_compiler_error(
-                model.name ~ ": org units were loaded while it was being built, so its rows"
-                ~ " cover only this run's scope; nothing was written. The next run recomputes"
-                ~ " the whole table."
-            ) }}
-        {%- endif -%}
         delete from {{ target }} as previous
         where
             (previous.entity, previous.record_id) in (
@@ -141,6 +167,41 @@
                 from {{ ref('stg_platform__record_versions') }} as changed
                 where changed.loaded_at > {{ change_scope_changed_since(state) }}
             );
+    {%- endif %}
+    {{ get_incremental_append_sql(arg_dict) }}
+{%- endmacro %}
+
+{% macro person_scope_persons(state) -%}
+    {#- SELECT of the persons whose int_persons row an incremental run recomputes: records
+        loaded since the previous build (int_person_changes), or a death registration naming
+        one of their EHRs dated after the previous cut-off and on or before this one (it starts
+        to count) -#}
+    select changes.person_key
+    from {{ ref('int_person_changes') }} as changes
+    where changes.last_loaded_at > {{ change_scope_changed_since(state) }}
+    union
+    select crossing_person.person_key
+    from {{ ref('stg_platform__deaths') }} as crossing
+    inner join {{ ref('int_person_ehr_map') }} as crossing_person
+        on crossing.person_record_id = crossing_person.ehr_record_id
+    where
+        crossing.death_date > date '{{ state["data_cutoff_date"] }}'
+        and crossing.death_date <= date '{{ data_cutoff_date() }}'
+{%- endmacro %}
+
+{% macro get_incremental_person_scope_sql(arg_dict) -%}
+    {#- incremental_strategy 'person_scope' of int_persons (one row per person_key; called
+        like get_incremental_record_scope_sql). 'full' (person_scope_mode in the model's SQL,
+        change_scope_strategy_state) truncates; else it deletes the persons in scope
+        (person_scope_persons: a person left with no EHR has no new row), then inserts the
+        temp relation's rows. -#}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set state = change_scope_strategy_state('person_scope') -%}
+    {%- if state['mode'] == 'full' -%}
+        truncate {{ target }};
+    {%- else -%}
+        delete from {{ target }} as previous
+        where previous.person_key in ({{ person_scope_persons(state) }});
     {%- endif %}
     {{ get_incremental_append_sql(arg_dict) }}
 {%- endmacro %}

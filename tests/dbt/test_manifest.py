@@ -143,15 +143,36 @@ def test_person_window_models_delete_their_scope_and_record_their_watermark(
     )
 
 
-def test_service_records_are_maintained_by_change_scope(manifest: dict) -> None:
-    """int_service_records is incremental with the strategy 'record_scope': it reads its
-    previous build's state through an index on its build columns, and its data tests check
-    the rows a run wrote (they carry that run's inputs_loaded_through)."""
-    model = manifest["nodes"]["model.public_health.int_service_records"]
+@pytest.mark.parametrize(
+    ("name", "strategy", "deletes"),
+    [
+        # the recomputed records, and the records deleted on the platform since
+        (
+            "int_service_records",
+            "record_scope",
+            (
+                "from {{ temp }} as recomputed",
+                "from {{ ref('stg_platform__record_versions') }} as changed",
+            ),
+        ),
+        # the persons in scope, whether or not they still have a row
+        ("int_persons", "person_scope", ("person_key in ({{ person_scope_persons(state) }})",)),
+    ],
+)
+def test_change_scope_models_record_their_state_and_scope_their_tests(
+    manifest: dict, name: str, strategy: str, deletes: tuple[str, ...]
+) -> None:
+    """int_service_records and int_persons are incremental by change scope
+    (macros/change_scope.sql): each reads its previous build's state through an index on its
+    build columns, its strategy deletes what the run recomputes, and its data tests check the
+    rows a run wrote (they carry that run's inputs_loaded_through)."""
+    model = manifest["nodes"][f"model.public_health.{name}"]
     assert model["config"]["materialized"] == "incremental"
-    assert model["config"]["incremental_strategy"] == "record_scope"
+    assert model["config"]["incremental_strategy"] == strategy
+    assert f"config(**change_scope_config('{strategy}'))" in model["raw_code"]
     assert "change_scope_state()" in model["raw_code"]
     assert "change_scope_build_columns()" in model["raw_code"]
+    assert f"/* {strategy}_mode: " in model["raw_code"]
     assert {"inputs_loaded_through", "data_cutoff_date"} <= set(model["columns"])
     assert [i["columns"] for i in model["config"]["indexes"]] == [
         ["inputs_loaded_through", "data_cutoff_date"]
@@ -160,17 +181,15 @@ def test_service_records_are_maintained_by_change_scope(manifest: dict) -> None:
         "column": "inputs_loaded_through",
         "kind": "loaded_after",
     }
-    strategy = manifest["macros"]["macro.public_health.get_incremental_record_scope_sql"]
-    assert set(strategy["depends_on"]["macros"]) >= {
-        "macro.public_health.change_scope_state",
-        "macro.public_health.change_scope_changed_since",
+    macro = manifest["macros"][f"macro.public_health.get_incremental_{strategy}_sql"]
+    assert set(macro["depends_on"]["macros"]) >= {
+        "macro.public_health.change_scope_strategy_state",
         "macro.dbt.get_incremental_append_sql",
     }
-    sql = " ".join(strategy["macro_sql"].split())
+    sql = " ".join(macro["macro_sql"].split())
     assert "truncate {{ target }}" in sql
-    # the recomputed records, and the records deleted on the platform since
-    assert "from {{ temp }} as recomputed" in sql
-    assert "from {{ ref('stg_platform__record_versions') }} as changed" in sql
+    for part in deletes:
+        assert part in sql, part
 
 
 def test_every_table_model_has_a_tested_or_enforced_key(manifest: dict) -> None:

@@ -46,6 +46,7 @@ DAY_BEFORE = (date.fromisoformat(AS_OF) - timedelta(days=1)).isoformat()
 # year's and Q4's, computed once under the coarsest period, macros/reporting_periods.sql)
 NEW_YEAR = "2027-01-01"
 INCREMENTAL_TABLES = {
+    "int_persons": ("person_key",),
     "int_service_records": ("entity", "record_id"),
     "int_records__person_window_spans": ("person_sk", "first_period_end"),
     "int_chronic__htn_t2d_windows": ("condition", "person_sk", "period_key"),
@@ -457,6 +458,13 @@ def test_planned_daily_build_with_scoped_tests_equals_a_full_refresh(
     # the view over every raw version: its tests read only the versions loaded since
     assert any("_stg_platform__record_versions_" in t for t in scoped), sorted(scoped)[:5]
     assert not any("fct_indicator_values" in t for t in scoped)  # marts: every row
+    # the person-scoped tables' tests read the rows the run wrote, except the hash-collision
+    # check of person_sk, which a new person can fail against any other (whole_table)
+    assert any(t.startswith("test.public_health.unique_int_persons_person_key") for t in scoped)
+    assert any("_int_service_records_" in t for t in scoped), sorted(scoped)[:5]
+    ran = {r["unique_id"] for r in results}
+    assert any(t.startswith("test.public_health.unique_int_persons_person_sk") for t in ran)
+    assert not any(t.startswith("test.public_health.unique_int_persons_person_sk") for t in scoped)
     incremental = {t: _rows(admin_dsn, t, k) for t, k in INCREMENTAL_TABLES.items()}
     incremental_marts = mart_rows(admin_dsn, "marts")
     assert incremental_marts["fct_indicator_values"]

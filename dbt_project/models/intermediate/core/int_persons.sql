@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(**change_scope_config('person_scope')) }}
 
 {#-
     One row per person (person_key), merging duplicate EHRs (same ID number) per spec §6:
@@ -17,19 +17,48 @@
       rolls up to its facility); an unknown code falls back to the primary-care facility of the
       person's township; neither known -> attributed_facility_code null and
       is_excluded_no_facility (listed in int_quality__exclusions).
+
+    Incremental (macros/change_scope.sql, strategy person_scope): a person's row depends only
+    on their EHR copies, the death registrations naming those EHRs, the org units and the
+    cut-off, so a run recomputes the persons whose records changed since the previous build
+    and the persons with a death registration dated after the previous cut-off and on or
+    before this one (person_scope_persons); a person left with no EHR leaves the table.
 -#}
+{%- set state = change_scope_state() -%}
 
-with residents as (
+{% if state['mode'] == 'incremental' %}
+    with scope as (
 
-    select * from {{ ref('stg_platform__residents') }}
+        {{ person_scope_persons(state) }}
 
-),
+    ),
 
-ehr_map as (
+    residents as (
 
-    select * from {{ ref('int_person_ehr_map') }}
+        select * from {{ ref('stg_platform__residents') }}
+        where person_key in (select scope.person_key from scope)
 
-),
+    ),
+
+    ehr_map as (
+
+        select * from {{ ref('int_person_ehr_map') }}
+        where person_key in (select scope.person_key from scope)
+
+    ),
+{% else %}
+    with residents as (
+
+        select * from {{ ref('stg_platform__residents') }}
+
+    ),
+
+    ehr_map as (
+
+        select * from {{ ref('int_person_ehr_map') }}
+
+    ),
+{% endif %}
 
 deaths as (
 
@@ -165,7 +194,9 @@ final as (
             when a.township_facility_code is not null then 'township_fallback'
         end as attribution_method,
         coalesce(a.managing_unit_facility_code, a.township_facility_code) is null
-            as is_excluded_no_facility
+            as is_excluded_no_facility,
+        {{ change_scope_build_columns() }}
+        /* person_scope_mode: {{ state['mode'] }} */
     from attributed as a
 
 )

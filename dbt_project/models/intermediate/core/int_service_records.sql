@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='record_scope',
-        on_schema_change='fail',
-        indexes=[{'columns': ['inputs_loaded_through', 'data_cutoff_date']}],
-        meta={'tests_scope': {'column': 'inputs_loaded_through', 'kind': 'loaded_after'}},
-    )
-}}
+{{ config(**change_scope_config('record_scope')) }}
 
 {#-
     One row per service record of every person-level service entity (entity, record_id), with
