@@ -324,10 +324,14 @@ def test_incremental_run_after_a_day_equals_a_full_refresh(
     assert "2026" in windows and not {"2026-12", "2026-Q4"} & windows  # one window, once
     assert not any(key.startswith("2024") for key in windows)  # left the history
 
-    # the cut-off moved back (a re-run of a past day): everything is recomputed
+    # the cut-off moved back (a re-run of a past day): everything is recomputed, and each table
+    # refilled whole is analyzed for the models that read it next
+    analyzed = _analyze_counts(admin_dsn)
     _dbt_run(warehouse_settings, tmp_path / "t6", AS_OF)
     incremental = {t: _rows(admin_dsn, t, k) for t, k in INCREMENTAL_TABLES.items()}
     assert not _differences(incremental, full_as_of)
+    again = _analyze_counts(admin_dsn)
+    assert all(again[t] > analyzed[t] for t in INCREMENTAL_TABLES), (analyzed, again)
 
     # org units loaded after the model was rendered incrementally, before its strategy ran: the
     # strategy reads state 'full' (forced here in a copy of the project) and would truncate a
@@ -362,6 +366,18 @@ def test_incremental_run_after_a_day_equals_a_full_refresh(
     assert raced.returncode != 0
     assert "org units were loaded while it was being built" in raced.stdout, raced.stdout[-3000:]
     assert _rows(admin_dsn, table, INCREMENTAL_TABLES[table]) == incremental[table]
+
+
+def _analyze_counts(admin_dsn: str) -> dict[str, int]:
+    """How many times each incremental table was analyzed (ANALYZE, not autovacuum)."""
+    with psycopg.connect(admin_dsn) as conn:
+        return dict(
+            conn.execute(
+                "select relname, analyze_count from pg_stat_user_tables"
+                " where schemaname = 'intermediate' and relname = any(%s)",
+                (list(INCREMENTAL_TABLES),),
+            ).fetchall()
+        )
 
 
 def _differences(incremental: dict, full: dict) -> dict:
