@@ -19,14 +19,14 @@
 {% macro change_scope_config(strategy) -%}
     {#- config() of a change-scope model, declared once: config(**change_scope_config(strategy))
         in the model: incremental with its strategy, an index on the build columns (read by
-        change_scope_state), its data tests scoped to the rows a run wrote (their
-        inputs_loaded_through, macros/scoped_tests.sql) -#}
+        change_scope_state), its data tests scoped to the rows a run wrote (built_at after the
+        run's lower bound, macros/scoped_tests.sql) -#}
     {{ return({
         'materialized': 'incremental',
         'incremental_strategy': strategy,
         'on_schema_change': 'fail',
         'indexes': [{'columns': ['inputs_loaded_through', 'data_cutoff_date']}],
-        'meta': {'tests_scope': {'column': 'inputs_loaded_through', 'kind': 'loaded_after'}},
+        'meta': {'tests_scope': {'column': 'built_at', 'kind': 'loaded_after'}},
     }) }}
 {%- endmacro %}
 
@@ -108,11 +108,16 @@
         and crossing_person.person_key is not null
 {%- endmacro %}
 
-{% macro change_scope_build_columns() -%}
-    {#- the columns every row carries: the latest raw load and the cut-off of this build -#}
+{% macro change_scope_build_columns(built_at=false) -%}
+    {#- the columns every row carries: the latest raw load and the cut-off of this build, and
+        with built_at=true the time of the build's transaction (its data tests' scope: the rows
+        a run wrote, also when it moved only the cut-off or refilled the table) -#}
     (select max(changes.last_loaded_at) from {{ ref('int_person_changes') }} as changes)
         as inputs_loaded_through,
     date '{{ data_cutoff_date() }}' as data_cutoff_date
+    {%- if built_at %},
+        transaction_timestamp() as built_at
+    {%- endif %}
 {%- endmacro %}
 
 {% macro change_scope_strategy_state(strategy) -%}
@@ -149,8 +154,10 @@
         wrote the mode it was rendered in into its SQL as a comment (record_scope_mode; see
         change_scope_strategy_state): 'full' truncates. Else it deletes the rows of the records
         the run recomputed (the temp relation's) and of the records with a raw version loaded
-        since the previous build (a record deleted on the platform has left staging: nothing
-        replaces it), then inserts the temp relation's rows. unique_key and incremental_predicates are not used. -#}
+        since the previous build that are not in staging (deleted on the platform: nothing
+        replaces them; a record still in staging that the model did not select, e.g. an older
+        version received late or a version committed while the build ran, keeps its row, which
+        is what its staging row gives), then inserts the temp relation's rows. unique_key and incremental_predicates are not used. -#}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set temp = arg_dict['temp_relation'] -%}
     {%- set state = change_scope_strategy_state('record_scope') -%}
@@ -165,7 +172,20 @@
             or (previous.entity, previous.record_id) in (
                 select changed.entity, changed.record_id
                 from {{ ref('stg_platform__record_versions') }} as changed
-                where changed.loaded_at > {{ change_scope_changed_since(state) }}
+                where
+                    changed.loaded_at > {{ change_scope_changed_since(state) }}
+                    and not exists (
+                        select from (
+                            {%- for e in platform_service_entities() %}
+                                select '{{ e.entity }}' as entity, kept.record_id
+                                from {{ ref('stg_platform__' ~ e.entity) }} as kept
+                                {% if not loop.last %}union all{% endif %}
+                            {%- endfor %}
+                        ) as staged
+                        where
+                            staged.entity = changed.entity
+                            and staged.record_id = changed.record_id
+                    )
             );
     {%- endif %}
     {{ get_incremental_append_sql(arg_dict) }}

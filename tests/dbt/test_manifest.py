@@ -165,22 +165,20 @@ def test_change_scope_models_record_their_state_and_scope_their_tests(
     """int_service_records and int_persons are incremental by change scope
     (macros/change_scope.sql): each reads its previous build's state through an index on its
     build columns, its strategy deletes what the run recomputes, and its data tests check the
-    rows a run wrote (they carry that run's inputs_loaded_through)."""
+    rows a run wrote (they carry that run's built_at)."""
     model = manifest["nodes"][f"model.public_health.{name}"]
     assert model["config"]["materialized"] == "incremental"
     assert model["config"]["incremental_strategy"] == strategy
     assert f"config(**change_scope_config('{strategy}'))" in model["raw_code"]
     assert "change_scope_state()" in model["raw_code"]
-    assert "change_scope_build_columns()" in model["raw_code"]
     assert f"/* {strategy}_mode: " in model["raw_code"]
-    assert {"inputs_loaded_through", "data_cutoff_date"} <= set(model["columns"])
+    assert {"inputs_loaded_through", "data_cutoff_date", "built_at"} <= set(model["columns"])
+    assert "change_scope_build_columns(built_at=true)" in model["raw_code"]
     assert [i["columns"] for i in model["config"]["indexes"]] == [
         ["inputs_loaded_through", "data_cutoff_date"]
     ]
-    assert model["config"]["meta"]["tests_scope"] == {
-        "column": "inputs_loaded_through",
-        "kind": "loaded_after",
-    }
+    # the rows a run wrote: also those rewritten because the cut-off moved, or all of them
+    assert model["config"]["meta"]["tests_scope"] == {"column": "built_at", "kind": "loaded_after"}
     macro = manifest["macros"][f"macro.public_health.get_incremental_{strategy}_sql"]
     assert set(macro["depends_on"]["macros"]) >= {
         "macro.public_health.change_scope_strategy_state",

@@ -52,7 +52,7 @@ INCREMENTAL_TABLES = {
     "int_chronic__htn_t2d_windows": ("condition", "person_sk", "period_key"),
     "int_elderly__person_windows": ("person_sk", "period_key"),
 }
-BUILD_COLUMNS = ("inputs_loaded_through", "data_cutoff_date")  # differ by design
+BUILD_COLUMNS = ("inputs_loaded_through", "data_cutoff_date", "built_at")  # differ by design
 RECORDS_WINDOWS = "int_records__person_windows"  # the view that gives the spans back per window
 SELECT = " ".join(f"+{t}" for t in (*INCREMENTAL_TABLES, RECORDS_WINDOWS))
 
@@ -89,7 +89,8 @@ def _dbt_run(settings, target: Path, cutoff: str, *extra: str) -> None:
 def _late_changes(loader_dsn: str) -> None:
     """Corrections the platform could send today about old records (windows no longer open):
     a follow-up's mode, a contract deleted, an EHR's facility, an EHR's ID number, an EHR
-    deleted, and the EHR deleted before the first build (_dated_tomorrow) restored."""
+    deleted, the EHR deleted before the first build (_dated_tomorrow) restored, and an older
+    version of a follow-up naming no EHR received late."""
     now = datetime.now(UTC)
     with psycopg.connect(loader_dsn) as conn:
         followup = conn.execute(
@@ -175,12 +176,20 @@ def _late_changes(loader_dsn: str) -> None:
             conn, "residents", "late-fix", now, [merge, restore, delete], []
         )
         assert counts.loaded == 3
+        # an older version received late: the record stays as its latest version says
+        orphan_id, orphan = conn.execute(
+            "select record_id, payload from raw.htn_followups where record_id like '%-orphan'"
+        ).fetchone()
+        late = raw_store.ValidRecord(orphan_id, 1, now, False, {**orphan, "followup_mode": "x"})
+        counts = raw_store.load_records(conn, "htn_followups", "late-fix", now, [late], [])
+        assert counts.loaded == 1
 
 
 def _dated_tomorrow(loader_dsn: str) -> None:
     """Before the first build: a follow-up and an elderly health exam corrected to the next
     day's date, and a death registered for it: only the cut-off moving on makes them count
-    (their persons change no other way); and an EHR deleted, which _late_changes restores."""
+    (their persons change no other way); an EHR deleted, which _late_changes restores; and a
+    follow-up naming no EHR, whose older version _late_changes receives."""
     now = datetime.now(UTC)
     with psycopg.connect(loader_dsn) as conn:
         elderly = (
@@ -234,6 +243,15 @@ def _dated_tomorrow(loader_dsn: str) -> None:
             },
         )
         counts = raw_store.load_records(conn, "deaths", "early-entry", now, [record], [])
+        assert counts.loaded == 1
+        # a follow-up naming no EHR (version 2; _late_changes receives its version 1 late)
+        followup_id, payload = conn.execute(
+            "select record_id, payload from raw.htn_followups where is_latest and not is_deleted"
+            " order by record_id limit 1"
+        ).fetchone()
+        orphan = {**payload, "record_id": f"{followup_id}-orphan", "person_record_id": "EHR-NONE"}
+        record = raw_store.ValidRecord(orphan["record_id"], 2, now, False, orphan)
+        counts = raw_store.load_records(conn, "htn_followups", "early-entry", now, [record], [])
         assert counts.loaded == 1
         # an EHR deleted by mistake: its records belong to no known person until it is restored
         # (_late_changes), and their rows change although the records do not

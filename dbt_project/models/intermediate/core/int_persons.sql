@@ -195,7 +195,7 @@ final as (
         end as attribution_method,
         coalesce(a.managing_unit_facility_code, a.township_facility_code) is null
             as is_excluded_no_facility,
-        {{ change_scope_build_columns() }}
+        {{ change_scope_build_columns(built_at=true) }}
         /* person_scope_mode: {{ state['mode'] }} */
     from attributed as a
 

@@ -162,7 +162,7 @@ final as (
             when is_unknown_person then 'unknown_person_record'
         end as exclusion_reason,
         is_after_cutoff or is_before_birth or is_after_death or is_unknown_person as is_excluded,
-        {{ change_scope_build_columns() }}
+        {{ change_scope_build_columns(built_at=true) }}
         /* record_scope_mode: {{ state['mode'] }} */
     from joined
 
