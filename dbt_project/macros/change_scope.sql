@@ -1,9 +1,9 @@
 {#-
     Incremental tables whose rows follow persons: the person x window tables
     (macros/person_windows.sql), the service records (int_service_records, strategy
-    'record_scope' below) and the merged persons (int_persons, strategy 'person_scope'). Every row carries the state of the build that wrote it
-    (change_scope_build_columns); the next build reads it back (change_scope_state) and
-    recomputes
+    'record_scope' below) and the merged persons (int_persons, strategy 'person_scope').
+    Every row carries the state of the build that wrote it (change_scope_build_columns); the
+    next build reads it back (change_scope_state) and recomputes
       - what concerns the persons whose records were loaded since that build
         (int_person_changes.last_loaded_at > inputs_loaded_through, less
         incremental_change_margin_hours), so that a late correction or deletion changes old
@@ -157,7 +157,8 @@
         since the previous build that are not in staging (deleted on the platform: nothing
         replaces them; a record still in staging that the model did not select, e.g. an older
         version received late or a version committed while the build ran, keeps its row, which
-        is what its staging row gives), then inserts the temp relation's rows. unique_key and incremental_predicates are not used. -#}
+        is what its staging row gives), then inserts the temp relation's rows. unique_key and
+        incremental_predicates are not used. -#}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set temp = arg_dict['temp_relation'] -%}
     {%- set state = change_scope_strategy_state('record_scope') -%}
