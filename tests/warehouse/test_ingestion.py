@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from tests.conftest import wipe_raw
 
-from phwarehouse.ingestion import file_drops
+from phwarehouse.ingestion import file_drops, platform_ingest
 from phwarehouse.ingestion.client import PlatformClient, PlatformError
 from phwarehouse.ingestion.contracts import ENTITIES, contract_for
 from phwarehouse.ingestion.platform_ingest import ingest_entity
@@ -235,24 +235,48 @@ def test_a_second_run_and_a_full_replay_change_nothing(
     assert raw_digest(admin_dsn) == before
 
 
+def _fragile_run(url: str, loader_dsn: str, entity: str, batch: str, admin_dsn: str) -> tuple:
+    """A run that fails at the first fault; its audit row's (status, received, loaded, error)."""
+    with client(url, max_attempts=1, page_size=200) as fragile, pytest.raises(PlatformError):
+        ingest_entity(loader_dsn, fragile, entity, batch, UNTIL)
+    with psycopg.connect(admin_dsn) as conn:
+        return conn.execute(
+            "select status, received, loaded, error from ops.load_audit where batch_id = %s",
+            (batch,),
+        ).fetchone()
+
+
 def test_resume_after_a_fault_mid_run_loses_and_duplicates_nothing(
-    district: Path, initial: dict, admin_dsn: str, loader_dsn: str
+    district: Path, initial: dict, admin_dsn: str, loader_dsn: str, monkeypatch
 ) -> None:
+    """A first load that fails stores nothing (one transaction); a later run that fails keeps
+    the chunks it committed, and the next run resumes without storing them twice."""
     reference = raw_digest(admin_dsn)
     entity = "vaccinations"
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(f"truncate raw.{entity}")
         conn.execute("delete from raw.quarantine where entity = %s", (entity,))
         conn.execute("delete from ops.watermarks where entity = %s", (entity,))
+    monkeypatch.setattr(platform_ingest, "CHUNK_RECORDS", 300)  # commits before the fault
     faults = FaultConfig(rate_5xx=0.3, rate_truncate=0.2, seed=5)
     with serving(district, faults=faults) as url:
-        with client(url, max_attempts=1, page_size=200) as fragile, pytest.raises(PlatformError):
-            ingest_entity(loader_dsn, fragile, entity, "fragile", UNTIL)
+        status, received, loaded, error = _fragile_run(
+            url, loader_dsn, entity, "fragile-first", admin_dsn
+        )
+        assert (status, loaded) == ("failed", 0) and received > 0
+        assert error.startswith("first load rolled back, nothing stored: ")
         with psycopg.connect(admin_dsn) as conn:
-            status, loaded = conn.execute(
-                "select status, loaded from ops.load_audit where batch_id = 'fragile'"
-            ).fetchone()
-            assert status == "failed"
+            assert conn.execute(f"select count(*) from raw.{entity}").fetchone()[0] == 0
+            indexes = conn.execute(
+                "select count(*) from pg_indexes where schemaname = 'raw' and tablename = %s",
+                (entity,),
+            ).fetchone()[0]
+            assert indexes == 3  # the key and indexes the first load dropped are back
+    with serving(district, as_of="2023-01-01") as url, client(url, page_size=200) as part:
+        assert ingest_entity(loader_dsn, part, entity, "part", UNTIL).counts.loaded > 0
+    with serving(district, faults=faults) as url:
+        status, _, loaded, _ = _fragile_run(url, loader_dsn, entity, "fragile", admin_dsn)
+        assert status == "failed" and loaded > 0  # chunks committed before the fault stay
         with client(url, page_size=200) as robust:
             result = ingest_entity(loader_dsn, robust, entity, "resumed", UNTIL)
             assert robust.stats.retries > 0

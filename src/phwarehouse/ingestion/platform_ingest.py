@@ -4,7 +4,8 @@ A run reads the change feed after the entity's stored watermark (or after `since
 backfill), keeps records updated up to the end of its data interval, validates each against the
 source contract and commits chunk by chunk. The watermark moves only when the whole run
 succeeded, so a run that dies midway is resumed by the next one: rows already loaded are counted
-as duplicates, nothing is lost and nothing is stored twice.
+as duplicates, nothing is lost and nothing is stored twice. The first load of an entity (its
+table empty) is one transaction instead (raw_store.FirstLoad): a run that dies stores nothing.
 """
 
 from __future__ import annotations
@@ -161,12 +162,17 @@ def ingest_entity(
     extracted_at = datetime.now(UTC)
     counts = LoadCounts()
     with psycopg.connect(dsn) as conn:
+        # the entity's lock first, holding nothing else: a load of the entity waits for it
+        # before its DDL, which would wait for this run's table locks holding the DDL lock
+        raw_store.lock_entity(conn, entity)
         raw_store.ensure_ops_tables(conn)
         raw_store.ensure_entity_table(conn, entity)
         conn.commit()
-        raw_store.lock_entity(conn, entity)
-        # a first load looks up stored versions in what it loaded itself, not in the table
-        loaded = raw_store.LoadedVersions() if raw_store.is_empty(conn, entity) else None
+        first_load = (
+            raw_store.FirstLoad(entity, batch_id, extracted_at)
+            if raw_store.is_empty(conn, entity)
+            else None
+        )
         abandoned = close_abandoned_audits(conn, entity, batch_id)
         if abandoned:
             log.warning("%s: closed %d abandoned running audit row(s)", entity, abandoned)
@@ -176,19 +182,28 @@ def ingest_entity(
         conn.commit()
         newest: datetime | None = None
         try:
+            if first_load is not None:  # one transaction: committed after `finish`
+                first_load.begin(conn)
             for valid, rejected in _chunks(client, entity, start_from, interval_end):
                 chunk = raw_store.load_records(
-                    conn, entity, batch_id, extracted_at, valid, rejected, loaded=loaded
+                    conn, entity, batch_id, extracted_at, valid, rejected, first_load=first_load
                 )
                 counts.add(chunk)
                 if valid:
                     top = max(r.updated_at for r in valid)
                     newest = top if newest is None or top > newest else newest
-                _update_audit(conn, batch_id, entity, counts, client, "running")
-                conn.commit()
+                if first_load is None:
+                    _update_audit(conn, batch_id, entity, counts, client, "running")
+                    conn.commit()
+            if first_load is not None:
+                counts.add(first_load.finish(conn))
         except Exception as exc:
             conn.rollback()
-            _update_audit(conn, batch_id, entity, counts, client, "failed", error=str(exc)[:2000])
+            error = str(exc)[:2000]
+            if first_load is not None:  # rolled back whole: received, nothing stored
+                counts = LoadCounts(received=counts.received)
+                error = f"first load rolled back, nothing stored: {error}"[:2000]
+            _update_audit(conn, batch_id, entity, counts, client, "failed", error=error)
             conn.commit()
             raise
         watermark_to = max(filter(None, [watermark, newest]), default=None)

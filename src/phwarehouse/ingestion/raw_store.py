@@ -25,13 +25,19 @@ from psycopg import sql
 
 from phwarehouse.contract import raw_tables
 
+#: the indexes of raw.<entity> besides its primary key: name suffix and definition
+ENTITY_INDEXES = {
+    "loaded_idx": "(loaded_at)",
+    "issues_idx": "(record_id) where field_issues is not null",
+}
+ENTITY_INDEX_DDL = "".join(
+    f"create index if not exists {{table}}_{name} on raw.{{table}} {definition};\n"
+    for name, definition in ENTITY_INDEXES.items()
+)
 #: raw.<entity> (columns declared in phwarehouse.contract.raw_tables) and its indexes
 ENTITY_TABLE_DDL = (
     raw_tables.create_table("{table}", raw_tables.ENTITY_COLUMNS, raw_tables.ENTITY_PRIMARY_KEY)
-    + """create index if not exists {table}_loaded_idx on raw.{table} (loaded_at);
-create index if not exists {table}_issues_idx on raw.{table} (record_id)
-    where field_issues is not null;
-"""
+    + ENTITY_INDEX_DDL
 )
 #: indexes of earlier releases that no reader uses and that cost the load a fifth of its
 #: PostgreSQL time (measured): latest versions are read by scanning every row, or through
@@ -232,9 +238,9 @@ def is_empty(conn: psycopg.Connection, entity: str) -> bool:
 class LoadedVersions:
     """The versions one run stored, by record: a stand-in for looking them up in raw.<entity>
     (a fifth of the initial load's PostgreSQL time, measured) while the run holds the
-    entity's lock on a table that was empty when it took it, so that nothing else is stored.
-    About 95 bytes per record, mostly its id (a set of versions each would add 200 bytes):
-    ~1 GB for a first load of 10 M records of one entity."""
+    entity's lock on a table that was empty when it took it, so that nothing else is stored
+    (see FirstLoad). About 95 bytes per record, mostly its id (a set of versions each would
+    add 200 bytes): ~1 GB for a first load of 10 M records of one entity."""
 
     def __init__(self) -> None:
         self._versions: dict[str, int | tuple[int, ...]] = {}
@@ -257,6 +263,62 @@ class LoadedVersions:
                 self._versions[record_id] = (versions, version)
         elif version not in versions:
             self._versions[record_id] = (*versions, version)
+
+
+class FirstLoad:
+    """A run's load of raw.<entity> that was empty when the run took the entity's lock: one
+    transaction (a run that fails stores nothing, readers see all of it or none) that writes
+    the table the cheapest way PostgreSQL offers (`begin` to `finish`):
+    - the table is truncated first, so its rows go to a new file: under wal_level minimal
+      (the local cluster) they are not written to the WAL, and COPY FREEZE writes them frozen
+      and visible, so that no vacuum has to pass over them later;
+    - the primary key and indexes are dropped, and built at the end by one sort each;
+    - the versions stored are the run's own (`versions`), not looked up in the table;
+    - what needs the key waits for it: the flags of records given a version beside one of an
+      earlier chunk are recomputed, and versions received again after their chunk (counted
+      duplicates or conflicts) are merged, in `finish`.
+    Readers of the table wait until the transaction ends (the truncate's lock); rows carry its
+    start as loaded_at, so a first load must end within dbt's incremental_change_margin_hours
+    (one hour; the 600 k district's whole initial ingest takes about a minute)."""
+
+    def __init__(
+        self, entity: str, batch_id: str, extracted_at: datetime, source: str = "api"
+    ) -> None:
+        self.entity, self.table = entity, table_name(entity)
+        self.batch_id, self.extracted_at, self.source = batch_id, extracted_at, source
+        self.versions = LoadedVersions()
+        #: records whose flags were computed without a version stored by an earlier chunk
+        self.stale_flags: set[str] = set()
+        #: versions received again after the chunk that stored them
+        self.repeats: list[ValidRecord] = []
+
+    def begin(self, conn: psycopg.Connection) -> None:
+        """Empty the table in this transaction and drop its key and indexes."""
+        table = self.table
+        conn.execute(f"truncate raw.{table}")
+        conn.execute(f"alter table raw.{table} drop constraint if exists {table}_pkey")
+        for name in ENTITY_INDEXES:
+            conn.execute(f"drop index if exists raw.{table}_{name}")
+
+    def finish(self, conn: psycopg.Connection) -> LoadCounts:
+        """Build the key and indexes, recompute stale flags and merge the repeats; the counts
+        of the repeats (their `received` was counted with their chunk)."""
+        table = self.table
+        key = ", ".join(raw_tables.ENTITY_PRIMARY_KEY)
+        conn.execute(f"alter table raw.{table} add constraint {table}_pkey primary key ({key})")
+        conn.execute(ENTITY_INDEX_DDL.format(table=table))
+        identifier = sql.Identifier("raw", table)
+        if self.stale_flags:
+            _refresh_latest_flags(conn, identifier, sorted(self.stale_flags))
+        counts = LoadCounts()
+        if self.repeats:
+            conflicting = _merge_staged(
+                conn, identifier, self.repeats, self.batch_id, self.extracted_at, counts
+            )
+            _quarantine_conflicts(
+                conn, self.entity, self.source, self.batch_id, conflicting, counts
+            )
+        return counts
 
 
 def ensure_ops_tables(conn: psycopg.Connection) -> None:
@@ -285,25 +347,20 @@ def load_records(
     valid: Iterable[ValidRecord],
     rejected: Iterable[RejectedRecord],
     source: str = "api",
-    loaded: LoadedVersions | None = None,
+    first_load: FirstLoad | None = None,
 ) -> LoadCounts:
     """Merge one chunk into raw.<entity> and raw.quarantine; caller owns the transaction.
 
     Versions not stored yet are COPYed straight into raw.<entity> with their flags computed
     here; only versions already stored (replays, conflicts) pass through a staging table, and
     only records that gained a version beside stored ones have their flags recomputed in SQL.
-    `loaded`: what the run stored so far, when it may stand in for the table (see
-    LoadedVersions); it is told this chunk's versions.
+    `first_load`: the run's FirstLoad, begun, when the table was empty: the chunk's versions
+    stored before are then left to its `finish` (and counted there, received excepted).
     """
     table = sql.Identifier("raw", table_name(entity))
     counts = LoadCounts()
-    conflicting = _merge_valid(conn, table, list(valid), batch_id, extracted_at, counts, loaded)
-    for record_id, payload in conflicting:
-        quarantined = _quarantine(
-            conn, entity, source, batch_id, "conflicting_version", payload, record_id
-        )
-        counts.conflicts += quarantined
-        counts.duplicates += not quarantined
+    conflicting = _merge_valid(conn, table, list(valid), batch_id, extracted_at, counts, first_load)
+    _quarantine_conflicts(conn, entity, source, batch_id, conflicting, counts)
     for rej in rejected:
         counts.received += 1
         if _quarantine(conn, entity, source, batch_id, rej.reason, rej.payload_text, rej.record_id):
@@ -313,6 +370,23 @@ def load_records(
     return counts
 
 
+def _quarantine_conflicts(
+    conn: psycopg.Connection,
+    entity: str,
+    source: str,
+    batch_id: str,
+    conflicting: list[tuple[str, str]],
+    counts: LoadCounts,
+) -> None:
+    """Quarantine the conflicting versions (record_id, payload text) and count them."""
+    for record_id, payload in conflicting:
+        quarantined = _quarantine(
+            conn, entity, source, batch_id, "conflicting_version", payload, record_id
+        )
+        counts.conflicts += quarantined
+        counts.duplicates += not quarantined
+
+
 def _merge_valid(
     conn: psycopg.Connection,
     table: sql.Identifier,
@@ -320,7 +394,7 @@ def _merge_valid(
     batch_id: str,
     extracted_at: datetime,
     counts: LoadCounts,
-    loaded: LoadedVersions | None = None,
+    first_load: FirstLoad | None = None,
 ) -> list[tuple[str, str]]:
     """Store the chunk's new versions and count the rest; returns the conflicting versions
     as (record_id, payload text)."""
@@ -337,12 +411,12 @@ def _merge_valid(
     if not firsts:
         return []
     record_ids = list({record_id for record_id, _ in firsts})
-    if loaded is None:
+    if first_load is None:
         stored = _stored_versions(conn, table, record_ids)
     else:
-        stored = loaded.stored(record_ids)
+        stored = first_load.versions.stored(record_ids)
         for record_id, number in firsts:
-            loaded.add(record_id, number)  # stored once this chunk is merged
+            first_load.versions.add(record_id, number)  # stored once this chunk is merged
 
     def is_stored(rec: ValidRecord) -> bool:
         return rec.version in stored.get(rec.record_id, ())
@@ -353,6 +427,12 @@ def _merge_valid(
     for rec in repeats:
         if not is_stored(rec):
             _classify_repeat(firsts[(rec.record_id, rec.version)], rec, counts, conflicting)
+    if first_load is not None:  # nothing else writes the table: no conflict, no savepoint
+        _copy_lines(conn, table, fresh, batch_id, extracted_at, "freeze")
+        counts.loaded += len(fresh)
+        first_load.stale_flags.update(r.record_id for r in fresh if r.record_id in stored)
+        first_load.repeats += known
+        return conflicting
     if _copy_fresh(conn, table, fresh, stored, batch_id, extracted_at):
         counts.loaded += len(fresh)
     else:
@@ -475,6 +555,26 @@ def _staged_lines(rows: list[ValidRecord]) -> Iterator[str]:
         )
 
 
+def _copy_lines(
+    conn: psycopg.Connection,
+    table: sql.Identifier,
+    fresh: list[ValidRecord],
+    batch_id: str,
+    extracted_at: datetime,
+    options: str = "",
+) -> None:
+    """COPY new versions into raw.<entity>, with COPY `options` (e.g. freeze)."""
+    if not fresh:
+        return
+    tail = f"{copy_escape(batch_id)}\t{extracted_at.isoformat()}"
+    statement = sql.SQL(
+        "copy {t} (record_id, version, source_updated_at, is_deleted, is_latest, payload,"
+        " field_issues, batch_id, extracted_at) from stdin" + (f" ({options})" if options else "")
+    ).format(t=table)
+    with conn.cursor().copy(statement) as copy:
+        _write_blocks(copy, _fresh_lines(fresh, tail))
+
+
 def _copy_fresh(
     conn: psycopg.Connection,
     table: sql.Identifier,
@@ -487,14 +587,9 @@ def _copy_fresh(
     stored meanwhile by a concurrent load."""
     if not fresh:
         return True
-    tail = f"{copy_escape(batch_id)}\t{extracted_at.isoformat()}"
-    statement = sql.SQL(
-        "copy {t} (record_id, version, source_updated_at, is_deleted, is_latest, payload,"
-        " field_issues, batch_id, extracted_at) from stdin"
-    ).format(t=table)
     try:
-        with conn.transaction(), conn.cursor().copy(statement) as copy:
-            _write_blocks(copy, _fresh_lines(fresh, tail))
+        with conn.transaction():
+            _copy_lines(conn, table, fresh, batch_id, extracted_at)
     except psycopg.errors.UniqueViolation:
         return False
     beside_stored = sorted({r.record_id for r in fresh if r.record_id in stored})
