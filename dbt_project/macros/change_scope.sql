@@ -120,10 +120,11 @@
     {%- endif %}
 {%- endmacro %}
 
-{% macro change_scope_strategy_state(strategy) -%}
+{% macro change_scope_strategy_state(strategy, state=none) -%}
     {#- The state an incremental strategy of these tables works in: {'mode': 'full'} when the
         model's SQL was rendered in mode 'full' (its comment `<strategy>_mode: full`), else the
-        incremental state read again now, in the run's transaction. If that has become 'full'
+        incremental state read again now, in the run's transaction: `state` when the caller
+        read it (person_window_state), else change_scope_state(). If that has become 'full'
         (org units loaded since the model was rendered), the model's rows cover only the scope:
         the run stops with an error and writes nothing, and the next run recomputes the whole
         table. -#}
@@ -136,7 +137,7 @@
             ~ " write /* " ~ strategy ~ "_mode: <mode> */"
         ) }}
     {%- endif -%}
-    {%- set state = change_scope_state() -%}
+    {%- set state = state if state is not none else change_scope_state() -%}
     {%- if state['mode'] == 'full' -%}
         {{ exceptions.raise_compiler_error(
             model.name ~ ": org units were loaded while it was being built, so its rows cover"

@@ -192,25 +192,16 @@
         the primary key (person first; = any(array(...)): an index scan per person, not a hash
         join over the table) and, when there are any, the windows that started or left the
         reporting history since the previous build. The state is read again here for the
-        scope; if it now says 'full' (org units loaded since the model was rendered), the rows
-        cover only the scope and the run stops with an error, writing nothing: the next run
-        recomputes the whole table. unique_key and incremental_predicates are not used. -#}
+        scope (change_scope_strategy_state: if it now says 'full', org units loaded since the
+        model was rendered, the run stops with an error, writing nothing). unique_key and
+        incremental_predicates are not used. -#}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set rendered = model.compiled_code or '' -%}
-    {%- set state = person_window_state(spans='person_window_spans: true' in rendered) -%}
-    {%- if 'person_window_mode: full' in rendered -%}
+    {%- set state = change_scope_strategy_state(
+        'person_window', person_window_state(spans='person_window_spans: true' in rendered)
+    ) -%}
+    {%- if state['mode'] == 'full' -%}
         truncate {{ target }};
-    {%- elif 'person_window_mode: incremental' not in rendered -%}
-        {{ exceptions.raise_compiler_error(
-            model.name ~ ": its SQL does not say the mode it was rendered in;"
-            ~ " select person_window_build_columns(state)"
-        ) }}
-    {%- elif state['mode'] == 'full' -%}
-        {{ exceptions.raise_compiler_error(
-            model.name ~ ": org units were loaded while it was being built, so its rows cover"
-            ~ " only this run's scope of persons; nothing was written. The next run recomputes"
-            ~ " the whole table."
-        ) }}
     {%- else -%}
         delete from {{ target }}
         where person_sk = any(array(

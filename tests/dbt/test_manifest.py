@@ -130,6 +130,8 @@ def test_person_window_models_delete_their_scope_and_record_their_watermark(
     strategy = manifest["macros"]["macro.public_health.get_incremental_person_window_sql"]
     assert set(strategy["depends_on"]["macros"]) >= {
         "macro.public_health.person_window_state",
+        # the mode checks shared with the change-scope strategies
+        "macro.public_health.change_scope_strategy_state",
         "macro.public_health.person_window_scope_persons",
         "macro.public_health.person_window_new_windows",
         "macro.dbt.get_incremental_append_sql",

@@ -357,19 +357,12 @@ def test_incremental_run_after_a_day_equals_a_full_refresh(
     project = tmp_path / "race_project"
     shutil.copytree(DBT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
     strategy = project / "macros" / "person_windows.sql"
-    rendered = "{%- set rendered = model.compiled_code or '' -%}"
     text = strategy.read_text()
     read_state = (
-        "\n    {%- set state = person_window_state("
-        "spans='person_window_spans: true' in rendered) -%}"
+        "'person_window', person_window_state(spans='person_window_spans: true' in rendered)"
     )
-    assert text.count(rendered + read_state) == 1
-    strategy.write_text(
-        text.replace(
-            rendered + read_state,
-            rendered + "\n    {%- set state = {'mode': 'full'} -%}",
-        )
-    )
+    assert text.count(read_state) == 1
+    strategy.write_text(text.replace(read_state, "'person_window', {'mode': 'full'}"))
     table = "int_elderly__person_windows"
     raced = run_dbt(
         "run",
