@@ -134,7 +134,8 @@
     {%- elif strategy ~ '_mode: incremental' not in rendered -%}
         {{ exceptions.raise_compiler_error(
             model.name ~ ": its SQL does not say the mode it was rendered in;"
-            ~ " write /* " ~ strategy ~ "_mode: <mode> */"
+            ~ (" select person_window_build_columns(state)" if strategy == 'person_window'
+               else " write /* " ~ strategy ~ "_mode: <mode> */")
         ) }}
     {%- endif -%}
     {%- set state = state if state is not none else change_scope_state() -%}

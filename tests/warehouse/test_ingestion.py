@@ -267,6 +267,12 @@ def test_resume_after_a_fault_mid_run_loses_and_duplicates_nothing(
         assert error.startswith("first load rolled back, nothing stored: ")
         with psycopg.connect(admin_dsn) as conn:
             assert conn.execute(f"select count(*) from raw.{entity}").fetchone()[0] == 0
+            stored = conn.execute(
+                "select (select count(*) from raw.quarantine where entity = %s),"
+                " (select count(*) from ops.watermarks where entity = %s)",
+                (entity, entity),
+            ).fetchone()
+            assert stored == (0, 0)  # its quarantined rows and watermark rolled back too
             indexes = conn.execute(
                 "select count(*) from pg_indexes where schemaname = 'raw' and tablename = %s",
                 (entity,),

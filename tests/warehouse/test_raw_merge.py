@@ -177,7 +177,13 @@ RUNS = {
         [version("A", 1), version("A", 2, deleted=True), version("B", 1)],
         [version("A", 1), version("A", 2, deleted=True), version("B", 1)],
     ],
+    "tombstone, then an older version; deleted, then restored": [
+        [version("A", 2, deleted=True), version("B", 1), version("B", 2, deleted=True)],
+        [version("A", 1), version("B", 3)],
+    ],
 }
+#: rejected rows of every run: one in its first chunk, received again in its second
+REJECTED = raw_store.RejectedRecord("missing_record_id", '{"version": 1}')
 
 
 def stored_state(conn: psycopg.Connection) -> tuple[list, list]:
@@ -192,12 +198,19 @@ def stored_state(conn: psycopg.Connection) -> tuple[list, list]:
     return rows, quarantined
 
 
+def rejected(chunk_number: int) -> list[raw_store.RejectedRecord]:
+    return [REJECTED] if chunk_number < 2 else []
+
+
 def first_load(conn: psycopg.Connection, chunks: list[list[ValidRecord]]) -> LoadCounts:
     run = raw_store.FirstLoad(ENTITY, "run", NOW)
-    run.begin(conn)
     total = LoadCounts()
-    for chunk in chunks:
-        total.add(raw_store.load_records(conn, ENTITY, "run", NOW, chunk, [], first_load=run))
+    for number, chunk in enumerate(chunks):
+        total.add(
+            raw_store.load_records(
+                conn, ENTITY, "run", NOW, chunk, rejected(number), first_load=run
+            )
+        )
     total.add(run.finish(conn))
     conn.commit()
     return total
@@ -208,9 +221,12 @@ def test_a_first_load_stores_what_chunk_by_chunk_loads_store(
     conn: psycopg.Connection, run: str
 ) -> None:
     chunked = LoadCounts()
-    for chunk in RUNS[run]:
-        chunked.add(load(conn, "run", *chunk))
+    for number, chunk in enumerate(RUNS[run]):
+        counts = raw_store.load_records(conn, ENTITY, "run", NOW, chunk, rejected(number))
+        conn.commit()
+        chunked.add(counts)
     expected = stored_state(conn)
+    assert chunked.reconciles and chunked.quarantined == 1
     conn.execute(f"truncate raw.{ENTITY}, raw.quarantine")
     conn.commit()
     counts = first_load(conn, RUNS[run])
@@ -226,26 +242,42 @@ def test_a_first_load_stores_what_chunk_by_chunk_loads_store(
 
 
 def test_the_expected_figures_of_a_first_load(conn: psycopg.Connection) -> None:
-    """Worked out by hand from RUNS["repeats"] (8 received): A1 (sbp 135), A2 and B1 are
+    """Worked out by hand from RUNS["repeats"] (8 versions): A1 (sbp 135), A2 and B1 are
     loaded; chunk one's second A1 is a duplicate and its A1 at 150 a conflict (quarantined);
     chunk two's A1 at 135 a duplicate and at 160 a conflict; chunk three's A1 at 150 a
     duplicate (that content is in quarantine already)."""
     counts = first_load(conn, RUNS["repeats"])
-    assert (counts.received, counts.loaded, counts.duplicates, counts.conflicts) == (8, 3, 3, 2)
+    # and the rejected row: quarantined once, then a duplicate
+    assert (counts.received, counts.loaded, counts.duplicates, counts.conflicts) == (10, 3, 4, 2)
+    assert counts.quarantined == 1
     assert flags(conn) == {
         ("A", 1): (False, False),
         ("A", 2): (True, False),
         ("B", 1): (True, False),
     }
     assert conn.execute(
-        "select payload::jsonb ->> 'sbp' from raw.quarantine order by quarantine_id"
+        "select payload::jsonb ->> 'sbp' from raw.quarantine where reason = 'conflicting_version'"
+        " order by quarantine_id"
     ).fetchall() == [("150",), ("160",)]
+
+
+def test_a_first_load_with_nothing_to_store_keeps_the_table_s_indexes(
+    conn: psycopg.Connection,
+) -> None:
+    run = raw_store.FirstLoad(ENTITY, "run", NOW)
+    counts = raw_store.load_records(conn, ENTITY, "run", NOW, [], [REJECTED], first_load=run)
+    assert (counts.received, counts.quarantined) == (1, 1)
+    wanted = {f"{ENTITY}_pkey", f"{ENTITY}_loaded_idx", f"{ENTITY}_issues_idx"}
+    assert indexes(conn) == wanted  # in the run's transaction: nothing was dropped
+    assert run.finish(conn) == LoadCounts()
+    conn.commit()
+    assert indexes(conn) == wanted
 
 
 def test_a_first_load_that_fails_leaves_the_table_as_it_was(conn: psycopg.Connection) -> None:
     run = raw_store.FirstLoad(ENTITY, "run", NOW)
-    run.begin(conn)
     raw_store.load_records(conn, ENTITY, "run", NOW, [version("A", 1)], [], first_load=run)
+    assert indexes(conn) == set()  # begun: key and indexes dropped until `finish`
     conn.rollback()  # what ingest_entity does when a run fails
     assert conn.execute(f"select count(*) from raw.{ENTITY}").fetchone() == (0,)
     assert indexes(conn) == {f"{ENTITY}_pkey", f"{ENTITY}_loaded_idx", f"{ENTITY}_issues_idx"}

@@ -335,6 +335,9 @@ def ingest_population_csv(conn: psycopg.Connection, path: Path, batch_id: str) -
     """
     raw_store.ensure_ops_tables(conn)
     conn.execute(POPULATION_DDL)
+    # ends the DDL lock before reading raw.org_units: a platform run's first load holds that
+    # table until it commits, and every other load waits for the DDL lock meanwhile
+    conn.commit()
     sha = sha256_of(path)
     if already_ingested(conn, sha):
         return FileResult(path, POPULATION_KIND, True, LoadCounts(), status="skipped")

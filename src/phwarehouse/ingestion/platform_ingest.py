@@ -181,9 +181,7 @@ def ingest_entity(
         _start_audit(conn, batch_id, entity, interval_start, interval_end, start_from)
         conn.commit()
         newest: datetime | None = None
-        try:
-            if first_load is not None:  # one transaction: committed after `finish`
-                first_load.begin(conn)
+        try:  # a first load is one transaction, committed with its watermark at the end
             for valid, rejected in _chunks(client, entity, start_from, interval_end):
                 chunk = raw_store.load_records(
                     conn, entity, batch_id, extracted_at, valid, rejected, first_load=first_load
@@ -197,6 +195,17 @@ def ingest_entity(
                     conn.commit()
             if first_load is not None:
                 counts.add(first_load.finish(conn))
+            watermark_to = max(filter(None, [watermark, newest]), default=None)
+            if watermark_to is not None and watermark_to != watermark:
+                conn.execute(
+                    "insert into ops.watermarks (entity, source_updated_at, batch_id)"
+                    " values (%s, %s, %s) on conflict (entity) do update set"
+                    " source_updated_at = excluded.source_updated_at,"
+                    " batch_id = excluded.batch_id, updated_at = now()",
+                    (entity, watermark_to, batch_id),
+                )
+            _update_audit(conn, batch_id, entity, counts, client, "success", watermark_to)
+            conn.commit()
         except Exception as exc:
             conn.rollback()
             error = str(exc)[:2000]
@@ -206,16 +215,5 @@ def ingest_entity(
             _update_audit(conn, batch_id, entity, counts, client, "failed", error=error)
             conn.commit()
             raise
-        watermark_to = max(filter(None, [watermark, newest]), default=None)
-        if watermark_to is not None and watermark_to != watermark:
-            conn.execute(
-                "insert into ops.watermarks (entity, source_updated_at, batch_id)"
-                " values (%s, %s, %s) on conflict (entity) do update set"
-                " source_updated_at = excluded.source_updated_at, batch_id = excluded.batch_id,"
-                " updated_at = now()",
-                (entity, watermark_to, batch_id),
-            )
-        _update_audit(conn, batch_id, entity, counts, client, "success", watermark_to)
-        conn.commit()
     log.info("%s %s: %s", entity, batch_id, counts)
     return IngestResult(entity, batch_id, counts, start_from, watermark_to)

@@ -277,9 +277,12 @@ class FirstLoad:
     - what needs the key waits for it: the flags of records given a version beside one of an
       earlier chunk are recomputed, and versions received again after their chunk (counted
       duplicates or conflicts) are merged, in `finish`.
-    Readers of the table wait until the transaction ends (the truncate's lock); rows carry its
-    start as loaded_at, so a first load must end within dbt's incremental_change_margin_hours
-    (one hour; the 600 k district's whole initial ingest takes about a minute)."""
+    It begins with the first chunk that has a version to store (`begin`, called by
+    load_records), so that an entity with nothing to store never drops its indexes. Readers of
+    the table wait until the transaction ends (the truncate's lock); rows carry its start as
+    loaded_at, so a first load must end within dbt's incremental_change_margin_hours (one hour;
+    the 600 k district's whole initial ingest takes about a minute). A run that fails, here or
+    in the chunked path, is pulled again from the entity's watermark by the next run."""
 
     def __init__(
         self, entity: str, batch_id: str, extracted_at: datetime, source: str = "api"
@@ -291,23 +294,45 @@ class FirstLoad:
         self.stale_flags: set[str] = set()
         #: versions received again after the chunk that stored them
         self.repeats: list[ValidRecord] = []
+        #: the name of the primary key `begin` dropped (None: not begun)
+        self.primary_key: str | None = None
 
     def begin(self, conn: psycopg.Connection) -> None:
-        """Empty the table in this transaction and drop its key and indexes."""
+        """Empty the table in this transaction and drop its key and indexes (once)."""
+        if self.primary_key is not None:
+            return
         table = self.table
         conn.execute(f"truncate raw.{table}")
-        conn.execute(f"alter table raw.{table} drop constraint if exists {table}_pkey")
+        row = conn.execute(
+            "select conname from pg_constraint where conrelid = %s::regclass and contype = 'p'",
+            (f"raw.{table}",),
+        ).fetchone()
+        self.primary_key = row[0] if row else f"{table}_pkey"
+        if row:
+            conn.execute(
+                sql.SQL("alter table {t} drop constraint {k}").format(
+                    t=sql.Identifier("raw", table), k=sql.Identifier(self.primary_key)
+                )
+            )
         for name in ENTITY_INDEXES:
             conn.execute(f"drop index if exists raw.{table}_{name}")
 
     def finish(self, conn: psycopg.Connection) -> LoadCounts:
         """Build the key and indexes, recompute stale flags and merge the repeats; the counts
-        of the repeats (their `received` was counted with their chunk)."""
+        of the repeats (their `received` was counted with their chunk). Nothing when the run
+        stored nothing (never begun)."""
+        if self.primary_key is None:
+            return LoadCounts()
         table = self.table
-        key = ", ".join(raw_tables.ENTITY_PRIMARY_KEY)
-        conn.execute(f"alter table raw.{table} add constraint {table}_pkey primary key ({key})")
-        conn.execute(ENTITY_INDEX_DDL.format(table=table))
         identifier = sql.Identifier("raw", table)
+        conn.execute(
+            sql.SQL("alter table {t} add constraint {k} primary key ({c})").format(
+                t=identifier,
+                k=sql.Identifier(self.primary_key),
+                c=sql.SQL(", ").join(map(sql.Identifier, raw_tables.ENTITY_PRIMARY_KEY)),
+            )
+        )
+        conn.execute(ENTITY_INDEX_DDL.format(table=table))
         if self.stale_flags:
             _refresh_latest_flags(conn, identifier, sorted(self.stale_flags))
         counts = LoadCounts()
@@ -354,8 +379,9 @@ def load_records(
     Versions not stored yet are COPYed straight into raw.<entity> with their flags computed
     here; only versions already stored (replays, conflicts) pass through a staging table, and
     only records that gained a version beside stored ones have their flags recomputed in SQL.
-    `first_load`: the run's FirstLoad, begun, when the table was empty: the chunk's versions
-    stored before are then left to its `finish` (and counted there, received excepted).
+    `first_load`: the run's FirstLoad when the table was empty (begun here with the first
+    version to store): the chunk's versions stored before are then left to its `finish` (and
+    counted there, received excepted).
     """
     table = sql.Identifier("raw", table_name(entity))
     counts = LoadCounts()
@@ -428,6 +454,8 @@ def _merge_valid(
         if not is_stored(rec):
             _classify_repeat(firsts[(rec.record_id, rec.version)], rec, counts, conflicting)
     if first_load is not None:  # nothing else writes the table: no conflict, no savepoint
+        if fresh:
+            first_load.begin(conn)
         _copy_lines(conn, table, fresh, batch_id, extracted_at, "freeze")
         counts.loaded += len(fresh)
         first_load.stale_flags.update(r.record_id for r in fresh if r.record_id in stored)
