@@ -24,6 +24,8 @@ pytestmark = pytest.mark.warehouse
 
 ENTITY = "htn_followups"
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
+#: the indexes raw.<entity> keeps: its key, loaded_at and the versions with field issues
+INDEXES = {f"{ENTITY}_pkey", f"{ENTITY}_loaded_idx", f"{ENTITY}_issues_idx"}
 
 
 def version(record_id: str, number: int, deleted: bool = False, sbp: int = 135) -> ValidRecord:
@@ -136,8 +138,7 @@ def test_the_raw_table_keeps_only_the_indexes_its_readers_use(conn: psycopg.Conn
     """The key, loaded_at (incremental staging, quality gate) and the versions with field
     issues; a table of an earlier release loses its is_latest and source_updated_at indexes,
     and its rows and flags are untouched."""
-    wanted = {f"{ENTITY}_pkey", f"{ENTITY}_loaded_idx", f"{ENTITY}_issues_idx"}
-    assert indexes(conn) == wanted
+    assert indexes(conn) == INDEXES
     load(conn, "b1", version("A", 1), version("A", 2), version("B", 1, deleted=True))
     conn.execute(f"create index {ENTITY}_latest_idx on raw.{ENTITY} (record_id) where is_latest")
     conn.execute(f"create index {ENTITY}_updated_idx on raw.{ENTITY} (source_updated_at)")
@@ -145,7 +146,7 @@ def test_the_raw_table_keeps_only_the_indexes_its_readers_use(conn: psycopg.Conn
     before = conn.execute(f"select * from raw.{ENTITY} order by 1, 2").fetchall()
     raw_store.ensure_entity_table(conn, ENTITY)
     conn.commit()
-    assert indexes(conn) == wanted
+    assert indexes(conn) == INDEXES
     assert conn.execute(f"select * from raw.{ENTITY} order by 1, 2").fetchall() == before
     load(conn, "b2", version("A", 3))
     assert flags(conn)[("A", 2)] == (False, False)
@@ -232,8 +233,7 @@ def test_a_first_load_stores_what_chunk_by_chunk_loads_store(
     counts = first_load(conn, RUNS[run])
     assert counts.reconciles and counts == chunked
     assert stored_state(conn) == expected
-    wanted = {f"{ENTITY}_pkey", f"{ENTITY}_loaded_idx", f"{ENTITY}_issues_idx"}
-    assert indexes(conn) == wanted
+    assert indexes(conn) == INDEXES
     unique = conn.execute(
         "select indisunique and indisprimary from pg_index where indexrelid = %s::regclass",
         (f"raw.{ENTITY}_pkey",),
@@ -267,11 +267,10 @@ def test_a_first_load_with_nothing_to_store_keeps_the_table_s_indexes(
     run = raw_store.FirstLoad(ENTITY, "run", NOW)
     counts = raw_store.load_records(conn, ENTITY, "run", NOW, [], [REJECTED], first_load=run)
     assert (counts.received, counts.quarantined) == (1, 1)
-    wanted = {f"{ENTITY}_pkey", f"{ENTITY}_loaded_idx", f"{ENTITY}_issues_idx"}
-    assert indexes(conn) == wanted  # in the run's transaction: nothing was dropped
+    assert indexes(conn) == INDEXES  # in the run's transaction: nothing was dropped
     assert run.finish(conn) == LoadCounts()
     conn.commit()
-    assert indexes(conn) == wanted
+    assert indexes(conn) == INDEXES
 
 
 def test_a_first_load_that_fails_leaves_the_table_as_it_was(conn: psycopg.Connection) -> None:
@@ -280,7 +279,7 @@ def test_a_first_load_that_fails_leaves_the_table_as_it_was(conn: psycopg.Connec
     assert indexes(conn) == set()  # begun: key and indexes dropped until `finish`
     conn.rollback()  # what ingest_entity does when a run fails
     assert conn.execute(f"select count(*) from raw.{ENTITY}").fetchone() == (0,)
-    assert indexes(conn) == {f"{ENTITY}_pkey", f"{ENTITY}_loaded_idx", f"{ENTITY}_issues_idx"}
+    assert indexes(conn) == INDEXES
     load(conn, "later", version("A", 1))
     with pytest.raises(psycopg.errors.UniqueViolation):  # the key is enforced again
         conn.execute(

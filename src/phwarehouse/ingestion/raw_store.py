@@ -456,7 +456,7 @@ def _merge_valid(
     if first_load is not None:  # nothing else writes the table: no conflict, no savepoint
         if fresh:
             first_load.begin(conn)
-        _copy_lines(conn, table, fresh, batch_id, extracted_at, "freeze")
+        _copy_lines(conn, table, fresh, batch_id, extracted_at, freeze=True)
         counts.loaded += len(fresh)
         first_load.stale_flags.update(r.record_id for r in fresh if r.record_id in stored)
         first_load.repeats += known
@@ -589,15 +589,16 @@ def _copy_lines(
     fresh: list[ValidRecord],
     batch_id: str,
     extracted_at: datetime,
-    options: str = "",
+    freeze: bool = False,
 ) -> None:
-    """COPY new versions into raw.<entity>, with COPY `options` (e.g. freeze)."""
+    """COPY new versions into raw.<entity>; `freeze`: written frozen (the table was truncated
+    in this transaction)."""
     if not fresh:
         return
     tail = f"{copy_escape(batch_id)}\t{extracted_at.isoformat()}"
     statement = sql.SQL(
         "copy {t} (record_id, version, source_updated_at, is_deleted, is_latest, payload,"
-        " field_issues, batch_id, extracted_at) from stdin" + (f" ({options})" if options else "")
+        " field_issues, batch_id, extracted_at) from stdin" + (" (freeze)" if freeze else "")
     ).format(t=table)
     with conn.cursor().copy(statement) as copy:
         _write_blocks(copy, _fresh_lines(fresh, tail))
