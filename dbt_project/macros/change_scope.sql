@@ -16,16 +16,16 @@
     them run `dbt build --full-refresh`.
 -#}
 
-{% macro change_scope_config(strategy) -%}
+{% macro change_scope_config(strategy, indexes=[]) -%}
     {#- config() of a change-scope model, declared once: config(**change_scope_config(strategy))
         in the model: incremental with its strategy, an index on the build columns (read by
-        change_scope_state), its data tests scoped to the rows a run wrote (built_at after the
-        run's lower bound, macros/scoped_tests.sql) -#}
+        change_scope_state) and the model's `indexes`, its data tests scoped to the rows a run
+        wrote (built_at after the run's lower bound, macros/scoped_tests.sql) -#}
     {{ return({
         'materialized': 'incremental',
         'incremental_strategy': strategy,
         'on_schema_change': 'fail',
-        'indexes': [{'columns': ['inputs_loaded_through', 'data_cutoff_date']}],
+        'indexes': [{'columns': ['inputs_loaded_through', 'data_cutoff_date']}] + indexes,
         'meta': {'tests_scope': {'column': 'built_at', 'kind': 'loaded_after'}},
     }) }}
 {%- endmacro %}

@@ -16,12 +16,16 @@
     A model that stores spans of consecutive windows with the same facts instead of one row
     per window (int_records__person_window_spans) renders person_window_state(spans=true): a
     span stands for the windows that existed when it was built, so windows started or gone
-    make it recompute everything.
+    make it recompute everything. A model whose rows are per person but not one per window (per
+    reported period of int_reporting_periods, per scheduled dose or per examination: the child
+    and elderly building blocks) renders person_window_state(periods=true): periods started
+    or gone since (1 December starts a period but no window) make it recompute everything,
+    and otherwise only the rows of the persons in scope change.
 
     A model declares its config with `{{ config(**person_window_config()) }}`, renders
-    `person_window_state()` once (a dict: {'mode': 'full', 'spans'} or {'mode': 'incremental',
-    'inputs_loaded_through', 'data_cutoff_date', 'has_new_windows', 'has_gone_windows',
-    'spans'}) and
+    `person_window_state()` once (a dict: {'mode': 'full', 'spans', 'periods'} or {'mode':
+    'incremental', 'inputs_loaded_through', 'data_cutoff_date', 'has_new_windows',
+    'has_gone_windows', 'spans', 'periods'}) and
     passes it to the helpers, which select the scope as person filters
     (person_window_person_filter, person_window_needs_history), per person x window conditions
     (person_window_in_scope) or the pairs themselves (person_window_pairs). dbt builds those
@@ -51,15 +55,17 @@
     }) }}
 {%- endmacro %}
 
-{% macro person_window_state(spans=false) -%}
+{% macro person_window_state(spans=false, periods=false) -%}
     {#- {'mode': 'full'}, or {'mode': 'incremental', 'inputs_loaded_through': text,
         'data_cutoff_date': text, 'has_new_windows': bool, 'has_gone_windows': bool} of the
         previous build (change_scope_state, macros/change_scope.sql, and the windows started or
-        gone since), with 'spans': the value of `spans`. A model that stores runs of
+        gone since), with 'spans' and 'periods': the arguments. A model that stores runs of
         consecutive windows (spans=true) is recomputed in full when windows started or left
-        the history: a run spans the windows that existed when it was built. -#}
+        the history: a run spans the windows that existed when it was built. A model whose
+        rows are not one per window (periods=true) is recomputed in full when reported periods
+        started or left the history. -#}
     {%- set state = change_scope_state() -%}
-    {%- set periods = ref('int_reporting_periods') -%}
+    {%- set reported_periods = ref('int_reporting_periods') -%}
     {%- set windows = ref('int_reporting_windows') -%}
     {%- set all_periods = ref('int_periods') -%}
     {#- rendered while dbt parses the model: declares what the other helpers read -#}
@@ -72,27 +78,34 @@
                     select from {{ windows }} as p
                     where p.period_start > {{ previous_cutoff }}
                 ) as has_new_windows,
+                exists (
+                    select from {{ reported_periods }} as p
+                    where p.period_start > {{ previous_cutoff }}
+                ) as has_new_periods,
                 -- reported at the previous cut-off, not any more
                 exists (
                     select from {{ all_periods }} as d
                     where
                         {{ is_reported_period(previous_cutoff, 'd.') }}
-                        and d.period_key not in (select p.period_key from {{ periods }} as p)
+                        and d.period_key not in (select p.period_key from {{ reported_periods }} as p)
                 ) as has_gone_windows
         {%- endset -%}
         {%- set row = run_query(query).rows[0] -%}
-        {%- if not (spans and (row[0] or row[1])) -%}
+        {%- set windows_changed = row[0] or row[2] -%}
+        {%- set periods_changed = row[1] or row[2] -%}
+        {%- if not (spans and windows_changed or periods and periods_changed) -%}
             {{ return({
                 'mode': 'incremental',
                 'inputs_loaded_through': state['inputs_loaded_through'],
                 'data_cutoff_date': state['data_cutoff_date'],
                 'has_new_windows': true if row[0] else false,
-                'has_gone_windows': true if row[1] else false,
+                'has_gone_windows': true if row[2] else false,
                 'spans': spans,
+                'periods': periods,
             }) }}
         {%- endif -%}
     {%- endif -%}
-    {{ return({'mode': 'full', 'spans': spans}) }}
+    {{ return({'mode': 'full', 'spans': spans, 'periods': periods}) }}
 {%- endmacro %}
 
 {% macro person_window_scope_persons(state) -%}
@@ -198,7 +211,11 @@
     {%- set target = arg_dict['target_relation'] -%}
     {%- set rendered = model.compiled_code or '' -%}
     {%- set state = change_scope_strategy_state(
-        'person_window', person_window_state(spans='person_window_spans: true' in rendered)
+        'person_window',
+        person_window_state(
+            spans='person_window_spans: true' in rendered,
+            periods='person_window_periods: true' in rendered,
+        ),
     ) -%}
     {%- if state['mode'] == 'full' -%}
         truncate {{ target }};
@@ -224,5 +241,6 @@
     {#- the columns every row carries (change_scope_build_columns); then, as a comment, the
         mode of `state` for the strategy -#}
     {{ change_scope_build_columns() }}
-    /* person_window_mode: {{ state['mode'] }}, person_window_spans: {{ state['spans'] | lower }} */
+    /* person_window_mode: {{ state['mode'] }}, person_window_spans: {{ state['spans'] | lower }},
+    person_window_periods: {{ state['periods'] | lower }} */
 {%- endmacro %}

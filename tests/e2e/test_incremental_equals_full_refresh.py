@@ -51,6 +51,9 @@ INCREMENTAL_TABLES = {
     "int_records__person_window_spans": ("person_sk", "first_period_end"),
     "int_chronic__htn_t2d_windows": ("condition", "person_sk", "period_key"),
     "int_elderly__person_windows": ("person_sk", "period_key"),
+    "int_child__tcm_windows": ("person_sk", "period_key"),
+    "int_child__vaccination_due_doses": ("person_sk", "vaccine_code", "dose_number"),
+    "int_child__vaccination_windows": ("person_sk", "vaccine_code", "dose_number", "period_key"),
 }
 BUILD_COLUMNS = ("inputs_loaded_through", "data_cutoff_date", "built_at")  # differ by design
 RECORDS_WINDOWS = "int_records__person_windows"  # the view that gives the spans back per window
@@ -358,9 +361,11 @@ def test_incremental_run_after_a_day_equals_a_full_refresh(
     shutil.copytree(DBT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
     strategy = project / "macros" / "person_windows.sql"
     text = strategy.read_text()
-    read_state = (
-        "'person_window', person_window_state(spans='person_window_spans: true' in rendered)"
-    )
+    read_state = """'person_window',
+        person_window_state(
+            spans='person_window_spans: true' in rendered,
+            periods='person_window_periods: true' in rendered,
+        ),"""
     assert text.count(read_state) == 1
     strategy.write_text(text.replace(read_state, "'person_window', {'mode': 'full'}"))
     table = "int_elderly__person_windows"

@@ -35,6 +35,9 @@ PERSON_KEYED = {
     "intermediate.int_records__person_window_spans": "person_sk",
     "intermediate.int_chronic__htn_t2d_windows": "person_sk",
     "intermediate.int_elderly__person_windows": "person_sk",
+    "intermediate.int_child__tcm_windows": "person_sk",
+    "intermediate.int_child__vaccination_due_doses": "person_sk",
+    "intermediate.int_child__vaccination_windows": "person_sk",
 }
 FACTS = (
     "select indicator_code, org_unit_code, period_key, numerator, denominator"

@@ -1,4 +1,8 @@
-{{ config(**change_scope_config('record_scope')) }}
+{#- indexes: an incremental person-window model reads the records of the persons in its scope
+    and the records dated between two cut-offs (change_scope_persons) -#}
+{{ config(**change_scope_config('record_scope', indexes=[
+    {'columns': ['person_key']}, {'columns': ['service_date']},
+])) }}
 
 {#-
     One row per service record of every person-level service entity (entity, record_id), with

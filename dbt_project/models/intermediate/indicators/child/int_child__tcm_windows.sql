@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(**person_window_config()) }}
 
 {#-
     CH_TCM per window (spec §2 Children, 0～36月儿童中医药健康管理服务率): one row per child with a
@@ -26,19 +26,27 @@
       when a guidance record dated in 2025 links to it (spec §1 evaluates statuses at the window
       end, like EHR_FILING's "created <= window end"; the annual value does not change when
       records are created later).
+    Incremental (macros/person_windows.sql, periods=true): a child's rows depend only on the
+    child's merged person, guidance records and the reported periods, so a run recomputes the
+    persons whose records changed or crossed the cut-off, and everyone when reported periods
+    started or left the history.
 -#}
+{%- set state = person_window_state(periods=true) -%}
 {%- set tcm_min_age_months = var('tcm_min_age_months') -%}
 {%- set tcm_max_age_months = var('tcm_max_age_months') -%}
 
 with persons as (
 
     select * from {{ ref('int_persons') }}
+    where {{ person_window_person_filter(state, 'person_key') }}
 
 ),
 
 guidance as (
 
-    {{ counted_service_records(['child_tcm_guidance']) }}
+    {{ counted_service_records(
+        ['child_tcm_guidance'], where=person_window_person_filter(state, 'person_key')
+    ) }}
 
 ),
 
@@ -68,6 +76,7 @@ reporting_range as (
 children as (
 
     select
+        p.person_sk,
         p.person_key,
         p.attributed_facility_code as facility_code,
         p.birth_date,
@@ -89,6 +98,7 @@ children as (
 eligible as (
 
     select
+        c.person_sk,
         c.person_key,
         c.facility_code,
         c.birth_date,
@@ -111,6 +121,7 @@ eligible as (
 final as (
 
     select
+        e.person_sk,
         e.person_key,
         e.period_key,
         e.facility_code,
@@ -120,7 +131,8 @@ final as (
         e.eligible_from,
         e.eligible_to,
         count(g.service_date) as guidance_count,
-        count(g.service_date) > 0 as has_tcm_guidance
+        count(g.service_date) > 0 as has_tcm_guidance,
+        {{ person_window_build_columns(state) }}
     from eligible as e
     left join guidance as g
         on
@@ -128,6 +140,7 @@ final as (
             and g.service_date between e.guidance_from and e.guidance_to
     where e.eligible_from <= e.eligible_to
     group by
+        e.person_sk,
         e.person_key,
         e.period_key,
         e.facility_code,
@@ -136,6 +149,7 @@ final as (
         e.aged_to,
         e.eligible_from,
         e.eligible_to
+    order by e.person_sk, e.period_key
 
 )
 

@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(**person_window_config()) }}
 
 {#-
     CH_VACCINATION building block (spec §2 Children): one row per child with a health record x
@@ -23,11 +23,17 @@
     - ehr_created_on (earliest EHR creation of the merged person) is carried along: "with a
       health record" is a per-window test (created <= window end) applied in
       int_child__vaccination_windows.
+    Incremental (macros/person_windows.sql, periods=true): a child's doses depend only on the
+    child's merged person, vaccinations and the reported periods' range, so a run recomputes
+    the persons whose records changed or crossed the cut-off, and everyone when reported
+    periods started or left the history.
 -#}
+{%- set state = person_window_state(periods=true) -%}
 
 with persons as (
 
     select * from {{ ref('int_persons') }}
+    where {{ person_window_person_filter(state, 'person_key') }}
 
 ),
 
@@ -45,7 +51,9 @@ vaccinations as (
 
 counted_vaccinations as (
 
-    {{ counted_service_records(['vaccinations']) }}
+    {{ counted_service_records(
+        ['vaccinations'], where=person_window_person_filter(state, 'person_key')
+    ) }}
 
 ),
 
@@ -68,6 +76,7 @@ reporting_range as (
 children as (
 
     select
+        p.person_sk,
         p.person_key,
         p.attributed_facility_code as facility_code,
         p.birth_date,
@@ -87,6 +96,7 @@ children as (
 scheduled_doses as (
 
     select
+        c.person_sk,
         c.person_key,
         c.facility_code,
         c.birth_date,
@@ -136,6 +146,7 @@ received as (
 final as (
 
     select
+        d.person_sk,
         d.person_key,
         d.vaccine_code,
         d.dose_number,
@@ -152,13 +163,15 @@ final as (
         coalesce(d.death_date >= d.due_date, true)
         and coalesce(d.moved_out_on >= d.due_date, true) as is_due,
         rc.first_received_on,
-        rc.first_received_on is not null as is_received
+        rc.first_received_on is not null as is_received,
+        {{ person_window_build_columns(state) }}
     from doses_in_range as d
     left join received as rc
         on
             d.person_key = rc.person_key
             and upper(d.vaccine_code) = rc.vaccine_code_key
             and d.dose_number = rc.dose_number
+    order by d.person_sk, d.vaccine_code, d.dose_number
 
 )
 

@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(**person_window_config()) }}
 
 {#-
     CH_VACCINATION per window (spec §2 Children): one row per child x scheduled dose x reporting
@@ -18,11 +18,16 @@
     record was created in January) is not in that window's denominator or numerator, so a
     closed year's value does not change when records are created later (as EHR_FILING's
     "created <= window end").
+    Incremental (macros/person_windows.sql, periods=true): a child's rows depend only on its
+    due doses and the reported periods, so a run recomputes the persons whose records changed
+    or crossed the cut-off, and everyone when reported periods started or left the history.
 -#}
+{%- set state = person_window_state(periods=true) -%}
 
 with due_doses as (
 
     select * from {{ ref('int_child__vaccination_due_doses') }}
+    where {{ person_window_person_filter(state, 'person_key') }}
 
 ),
 
@@ -35,6 +40,7 @@ periods as (
 final as (
 
     select
+        d.person_sk,
         d.person_key,
         d.vaccine_code,
         d.dose_number,
@@ -43,7 +49,8 @@ final as (
         d.schedule_version,
         d.due_date,
         d.first_received_on,
-        d.is_received
+        d.is_received,
+        {{ person_window_build_columns(state) }}
     from due_doses as d
     inner join periods as r
         on
@@ -51,6 +58,7 @@ final as (
             and d.due_date <= r.period_end
             and d.ehr_created_on <= r.period_end
     where d.is_due
+    order by d.person_sk, d.vaccine_code, d.dose_number, r.period_key
 
 )
 
