@@ -17,10 +17,10 @@
     per window (int_records__person_window_spans) renders person_window_state(spans=true): a
     span stands for the windows that existed when it was built, so windows started or gone
     make it recompute everything. A model whose rows are per person but not one per window (per
-    reported period of int_reporting_periods, per scheduled dose or per examination: the child
-    and elderly building blocks) renders person_window_state(periods=true): periods started
-    or gone since (1 December starts a period but no window) make it recompute everything,
-    and otherwise only the rows of the persons in scope change.
+    reported period of int_reporting_periods or per scheduled dose: the child vaccination and
+    TCM tables) renders person_window_state(periods=true): periods started or gone since make
+    it recompute everything (every first of a month: the first of March, June, September and
+    December starts a period but no window), and otherwise only the persons in scope change.
 
     A model declares its config with `{{ config(**person_window_config()) }}`, renders
     `person_window_state()` once (a dict: {'mode': 'full', 'spans', 'periods'} or {'mode':
@@ -87,7 +87,9 @@
                     select from {{ all_periods }} as d
                     where
                         {{ is_reported_period(previous_cutoff, 'd.') }}
-                        and d.period_key not in (select p.period_key from {{ reported_periods }} as p)
+                        and d.period_key not in (
+                            select p.period_key from {{ reported_periods }} as p
+                        )
                 ) as has_gone_windows
         {%- endset -%}
         {%- set row = run_query(query).rows[0] -%}
@@ -201,7 +203,8 @@
         The rows were selected in the mode the model's SQL was rendered in, which
         person_window_build_columns(state) wrote into it as a comment with whether the model
         stores spans: 'full' (cut-off moved back, org units loaded; for spans also windows
-        started or gone) truncates. Else the persons in scope (their person_sk) through
+        started or gone; with periods, reported periods started or gone) truncates. Else the
+        persons in scope (their person_sk) through
         the primary key (person first; = any(array(...)): an index scan per person, not a hash
         join over the table) and, when there are any, the windows that started or left the
         reporting history since the previous build. The state is read again here for the

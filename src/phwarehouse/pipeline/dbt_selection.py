@@ -57,7 +57,9 @@ TESTS_LOADED_AFTER_ENV = "PHW_TESTS_LOADED_AFTER"
 #: largest models run alone for tens of seconds.
 INCREMENTAL_PGOPTIONS = "-c max_parallel_workers_per_gather=0"
 STATE_FILE = "build_state.json"
-STATE_VERSION = 3  # 3: int_service_records and int_persons incremental (new columns)
+# 3: int_service_records and int_persons incremental (new columns); 4: the child vaccination
+# and TCM tables incremental (new columns), the scope indexes (created by a full build)
+STATE_VERSION = 4
 
 
 @dataclass(frozen=True)
