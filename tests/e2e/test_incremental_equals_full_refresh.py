@@ -45,6 +45,7 @@ DAY_BEFORE = (date.fromisoformat(AS_OF) - timedelta(days=1)).isoformat()
 # the first day of a year: its windows start (1 December starts none: December's window is the
 # year's and Q4's, computed once under the coarsest period, macros/reporting_periods.sql)
 NEW_YEAR = "2027-01-01"
+FIRST_OF_DECEMBER = "2026-12-01"
 INCREMENTAL_TABLES = {
     "int_persons": ("person_key",),
     "int_service_records": ("entity", "record_id"),
@@ -55,6 +56,12 @@ INCREMENTAL_TABLES = {
     "int_child__vaccination_due_doses": ("person_sk", "vaccine_code", "dose_number"),
     "int_child__vaccination_windows": ("person_sk", "vaccine_code", "dose_number", "period_key"),
 }
+# rows per reported period or scheduled dose, not per window (person_window_state(periods=true))
+PER_PERIOD_TABLES = (
+    "int_child__tcm_windows",
+    "int_child__vaccination_due_doses",
+    "int_child__vaccination_windows",
+)
 BUILD_COLUMNS = ("inputs_loaded_through", "data_cutoff_date", "built_at")  # differ by design
 RECORDS_WINDOWS = "int_records__person_windows"  # the view that gives the spans back per window
 SELECT = " ".join(f"+{t}" for t in (*INCREMENTAL_TABLES, RECORDS_WINDOWS))
@@ -272,6 +279,16 @@ def _dated_tomorrow(loader_dsn: str) -> None:
         assert counts.loaded == 1
 
 
+def _rewritten(admin_dsn: str, table: str, cutoff: str) -> tuple[int, int]:
+    """The rows a build with this cut-off wrote (their build state says so), and all rows."""
+    with psycopg.connect(admin_dsn) as conn:
+        return conn.execute(
+            "select count(*) filter (where data_cutoff_date = %s::date), count(*)"
+            f" from intermediate.{table}",
+            (cutoff,),
+        ).fetchone()
+
+
 def _rows(admin_dsn: str, table: str, key: tuple[str, ...]) -> list[tuple]:
     with psycopg.connect(admin_dsn) as conn:
         columns = [
@@ -320,19 +337,29 @@ def test_incremental_run_after_a_day_equals_a_full_refresh(
     _late_changes(loader_dsn)
     _dbt_run(warehouse_settings, tmp_path / "t2", AS_OF)
     incremental = {t: _rows(admin_dsn, t, k) for t, k in INCREMENTAL_TABLES.items()}
-    with psycopg.connect(admin_dsn) as conn:
-        for table in INCREMENTAL_TABLES:
-            rewritten, total = conn.execute(
-                "select count(*) filter (where inputs_loaded_through ="
-                f" (select max(inputs_loaded_through) from intermediate.{table})), count(*)"
-                f" from intermediate.{table}"
-            ).fetchone()
-            # the run rewrote the changed persons, not the whole table
-            assert 0 < rewritten < total / 10, (table, rewritten, total, before[table])
+    for table in INCREMENTAL_TABLES:
+        rewritten, total = _rewritten(admin_dsn, table, AS_OF)
+        # the run rewrote the changed persons, not the whole table
+        assert 0 < rewritten < total / 10, (table, rewritten, total, before[table])
 
     _dbt_run(warehouse_settings, tmp_path / "t3", AS_OF, "--full-refresh")
     full_as_of = {t: _rows(admin_dsn, t, k) for t, k in INCREMENTAL_TABLES.items()}
     assert not _differences(incremental, full_as_of)
+
+    # 1 December starts a reported period (2026-12) but no window (December's is the year's):
+    # the tables per reported period or dose are recomputed whole, the per-window ones not
+    _dbt_run(warehouse_settings, tmp_path / "t3a", FIRST_OF_DECEMBER)
+    incremental = {t: _rows(admin_dsn, t, k) for t, k in INCREMENTAL_TABLES.items()}
+    for table in PER_PERIOD_TABLES:
+        rewritten, total = _rewritten(admin_dsn, table, FIRST_OF_DECEMBER)
+        assert rewritten == total, (table, rewritten, total)
+    rewritten, total = _rewritten(admin_dsn, "int_elderly__person_windows", FIRST_OF_DECEMBER)
+    assert rewritten < total / 10, (rewritten, total)
+    assert "2026-12" in {row[2] for row in incremental["int_child__tcm_windows"]}
+    assert "2026-12" in {row[4] for row in incremental["int_child__vaccination_windows"]}
+    _dbt_run(warehouse_settings, tmp_path / "t3b", FIRST_OF_DECEMBER, "--full-refresh")
+    full = {t: _rows(admin_dsn, t, k) for t, k in INCREMENTAL_TABLES.items()}
+    assert not _differences(incremental, full)
 
     # the first day of a year: the year's windows start, computed for everyone
     _dbt_run(warehouse_settings, tmp_path / "t4", NEW_YEAR)
