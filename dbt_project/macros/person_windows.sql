@@ -17,8 +17,8 @@
     per window (int_records__person_window_spans) renders person_window_state(spans=true): a
     span stands for the windows that existed when it was built, so windows started or gone
     make it recompute everything. A model whose rows are per person but not one per window (per
-    reported period of int_reporting_periods or per scheduled dose: the child vaccination and
-    TCM tables) renders person_window_state(periods=true): periods started or gone since make
+    reported period of int_reporting_periods, per scheduled dose or per exam: the child
+    vaccination and TCM tables, the SMD windows, the elderly exams) renders person_window_state(periods=true): periods started or gone since make
     it recompute everything (every first of a month: the first of March, June, September and
     December starts a period but no window), and otherwise only the persons in scope change.
 

@@ -111,6 +111,8 @@ def test_person_window_models_delete_their_scope_and_record_their_watermark(
         "int_child__tcm_windows",
         "int_child__vaccination_due_doses",
         "int_child__vaccination_windows",
+        "int_chronic__smd_windows",
+        "int_elderly__exam_completeness",
     }
     for model in scoped:
         assert "config(**person_window_config())" in model["raw_code"], model["name"]

@@ -38,6 +38,8 @@ PERSON_KEYED = {
     "intermediate.int_child__tcm_windows": "person_sk",
     "intermediate.int_child__vaccination_due_doses": "person_sk",
     "intermediate.int_child__vaccination_windows": "person_sk",
+    "intermediate.int_chronic__smd_windows": "person_sk",
+    "intermediate.int_elderly__exam_completeness": "person_sk",
 }
 FACTS = (
     "select indicator_code, org_unit_code, period_key, numerator, denominator"

@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(**person_window_config()) }}
 
 {#-
     Severe mental disorders (spec §2 Chronic disease): one row per merged person x reporting
@@ -18,7 +18,11 @@
       date: highest record id) has stability 稳定 (基本稳定, 不稳定 or none are not stable); no
       follow-up in the window = not stable.
     Registry cards and follow-ups count only when int_service_records does not exclude them.
+    Incremental (macros/person_windows.sql, periods=true: one row per reported period, not
+    per window): a run recomputes the persons whose records changed or crossed the cut-off,
+    and everyone when reported periods started or left the history.
 -#}
+{%- set state = person_window_state(periods=true) -%}
 
 {%- set danger_level_min = 0 -%}
 {%- set danger_level_max = 5 -%}
@@ -33,6 +37,7 @@ with periods as (
 persons as (
 
     select * from {{ ref('int_persons') }}
+    where {{ person_window_person_filter(state, 'person_key') }}
 
 ),
 
@@ -50,7 +55,9 @@ smd_followups as (
 
 valid_services as (
 
-    {{ counted_service_records(['smd_registry', 'smd_followups']) }}
+    {{ counted_service_records(
+        ['smd_registry', 'smd_followups'], where=person_window_person_filter(state, 'person_key')
+    ) }}
 
 ),
 
@@ -155,6 +162,7 @@ flagged as (
 final as (
 
     select
+        person_sk,
         person_key,
         period_key,
         facility_code,
@@ -171,8 +179,10 @@ final as (
         is_registered and qualifying_followups >= required_followups as is_std_managed,
         last_followup_date,
         last_stability,
-        is_registered and coalesce(last_stability = '{{ stable_value }}', false) as is_stable
+        is_registered and coalesce(last_stability = '{{ stable_value }}', false) as is_stable,
+        {{ person_window_build_columns(state) }}
     from flagged
+    order by person_sk, period_key
 
 )
 
