@@ -58,9 +58,9 @@ TESTS_LOADED_AFTER_ENV = "PHW_TESTS_LOADED_AFTER"
 INCREMENTAL_PGOPTIONS = "-c max_parallel_workers_per_gather=0"
 STATE_FILE = "build_state.json"
 # 3: int_service_records and int_persons incremental (new columns); 4: the child vaccination
-# and TCM tables, the SMD windows and the elderly exams incremental (new columns), the scope
-# indexes (created by a full build)
-STATE_VERSION = 4
+# and TCM tables incremental (new columns), the scope indexes (created by a full build); 5: the
+# SMD windows and the elderly exams incremental (new columns)
+STATE_VERSION = 5
 
 
 @dataclass(frozen=True)
