@@ -18,9 +18,10 @@
     span stands for the windows that existed when it was built, so windows started or gone
     make it recompute everything. A model whose rows are per person but not one per window (per
     reported period of int_reporting_periods, per scheduled dose or per exam: the child
-    vaccination and TCM tables, the SMD windows, the elderly exams) renders person_window_state(periods=true): periods started or gone since make
-    it recompute everything (every first of a month: the first of March, June, September and
-    December starts a period but no window), and otherwise only the persons in scope change.
+    vaccination and TCM tables, the SMD windows, the elderly exams) renders
+    person_window_state(periods=true): periods started or gone since make it recompute
+    everything (every first of a month: the first of March, June, September and December
+    starts a period but no window), and otherwise only the persons in scope change.
 
     A model declares its config with `{{ config(**person_window_config()) }}`, renders
     `person_window_state()` once (a dict: {'mode': 'full', 'spans', 'periods'} or {'mode':
