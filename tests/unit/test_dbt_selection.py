@@ -12,7 +12,7 @@ from phwarehouse.pipeline import dbt_selection as sel
 P = "public_health"
 
 
-def _model(name, folder, parents, code="select 1", macros=()):
+def _model(name, folder, parents, code="select 1", macros=(), materialized="table"):
     return {
         "resource_type": "model",
         "name": name,
@@ -20,7 +20,7 @@ def _model(name, folder, parents, code="select 1", macros=()):
         "schema": folder if folder != "marts" else "marts_candidate",
         "fqn": [P, folder, name],
         "raw_code": code,
-        "config": {"enabled": True},
+        "config": {"enabled": True, "materialized": materialized},
         "depends_on": {"nodes": list(parents), "macros": list(macros)},
     }
 
@@ -62,6 +62,7 @@ def _manifest():
                 "intermediate",
                 [f"model.{P}.stg_b"],
                 "where d <= '{{ var(\"data_cutoff_date\") }}'",
+                materialized="incremental",
             ),
             _model("fct_1", "marts", [f"model.{P}.int_x"]),
             _model("fct_2", "marts", [f"model.{P}.int_y", f"model.{P}.stg_q"]),
@@ -165,8 +166,8 @@ def test_a_changed_definition_rebuilds_the_model_and_downstream() -> None:
     macro), a seed's file; nothing else changed, no source received rows."""
     assert set(_plan_of(_manifest()).select) == {"fct_1", "fct_2"}  # the marts only
     edited = _manifest()
-    edited["nodes"][f"model.{P}.stg_b"]["raw_code"] = "select 2"
-    assert set(_plan_of(edited).select) == {"stg_b", "int_y", "int_z", "fct_1", "fct_2"}
+    edited["nodes"][f"model.{P}.stg_q"]["raw_code"] = "select 2"
+    assert set(_plan_of(edited).select) == {"stg_q", "fct_1", "fct_2"}
     configured = _manifest()
     configured["nodes"][f"model.{P}.int_x"]["config"]["materialized"] = "view"
     assert set(_plan_of(configured).select) == {"int_x", "fct_1", "fct_2"}
@@ -179,6 +180,20 @@ def test_a_changed_definition_rebuilds_the_model_and_downstream() -> None:
     assert set(plan.select) == {"targets", "fct_1", "fct_2"}  # the seed is built
     assert f"seed.{P}.targets" not in plan.unbuilt
     assert f"seed.{P}.targets" in _plan_of(_manifest()).unbuilt
+
+
+def test_a_changed_definition_reaching_an_incremental_model_makes_a_full_build() -> None:
+    """An incremental run applies a new definition only to the rows in its scope: the table
+    would mix old and new code. int_z is incremental; stg_b feeds it, stg_a does not."""
+    for uid in (f"model.{P}.int_z", f"model.{P}.stg_b"):
+        edited = _manifest()
+        edited["nodes"][uid]["raw_code"] += " -- a fix"
+        plan = _plan_of(edited, changed={"a"})
+        assert plan.full and plan.dbt_args() == ["--full-refresh"]
+        assert plan.reason == "changed definitions reach incremental models: int_z"
+    upstream = _manifest()
+    upstream["nodes"][f"model.{P}.stg_a"]["raw_code"] += " -- a fix"
+    assert set(_plan_of(upstream).select) == {"stg_a", "int_x", "fct_1", "fct_2"}
 
 
 def test_a_missing_relation_left_out_makes_a_full_build() -> None:

@@ -13,8 +13,11 @@ A daily run pays for the change, not for the warehouse: `plan()` selects
   to `marts`, so each run starts from an empty candidate schema and must write every mart;
 - every model or seed whose definition changed since the previous build (dbt's
   `state:modified`: its file, its config or a macro it calls; `definitions`) and everything
-  downstream of it, so a deployed fix is built by the next run. Vars are not tracked: after
-  changing them, run a full refresh.
+  downstream of it, so a deployed fix is built by the next run. When an incremental model is
+  among them (the change itself or downstream of it), the run is a full build instead: an
+  incremental run would apply the new definition only to the rows in its change scope, and the
+  table would mix rows of the old and the new code. Vars are not tracked: after changing them,
+  run a full refresh.
 Models left out are up to date: their inputs did not change, and views among them read their
 (re)built inputs when queried. A model left out that does not exist as a relation (a dropped
 schema, a new model) makes the run a full build.
@@ -59,7 +62,8 @@ INCREMENTAL_PGOPTIONS = "-c max_parallel_workers_per_gather=0"
 STATE_FILE = "build_state.json"
 # 3: int_service_records and int_persons incremental (new columns); 4: the child vaccination
 # and TCM tables incremental (new columns), the scope indexes (created by a full build); 5: the
-# SMD windows and the elderly exams incremental (new columns)
+# SMD windows and the elderly exams incremental (new columns). A changed model or macro needs no
+# new version: a changed definition that reaches an incremental model makes a full build (`plan`)
 STATE_VERSION = 5
 
 
@@ -261,6 +265,14 @@ def plan(
         for uid, fingerprint in definitions(manifest).items()
         if previous.definitions.get(uid) != fingerprint
     }
+    stale = _incremental(all_models) & descendants(manifest, modified)
+    if stale:
+        return Plan(
+            True,
+            "changed definitions reach incremental models: "
+            + _some(sorted(all_models[uid]["name"] for uid in stale)),
+            next_state=next_state,
+        )
     selected = marts(manifest) | descendants(manifest, changed | modified)
     if previous.data_cutoff_date != data_cutoff_date:
         selected |= descendants(manifest, run_varying_models(manifest))
@@ -272,12 +284,7 @@ def plan(
         all_models[uid]["name"] for uid in skipped if relation(all_models[uid]) not in existing
     ] + [seed["name"] for seed in seeds.values() if relation(seed) not in existing]
     if missing:
-        return Plan(
-            True,
-            f"not in the warehouse: {', '.join(sorted(missing)[:5])}"
-            + (f" and {len(missing) - 5} more" if len(missing) > 5 else ""),
-            next_state=next_state,
-        )
+        return Plan(True, "not in the warehouse: " + _some(sorted(missing)), next_state=next_state)
     return Plan(
         False,
         "incremental",
@@ -293,6 +300,20 @@ def plan(
         skipped=tuple(all_models[uid]["name"] for uid in skipped),
         unbuilt=tuple(sorted([*skipped, *(set(seeds) - set(built_seeds))])),
     )
+
+
+def _incremental(all_models: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    return {
+        uid
+        for uid, node in all_models.items()
+        if node.get("config", {}).get("materialized") == "incremental"
+    }
+
+
+def _some(names: list[str], shown: int = 5) -> str:
+    """The first `shown` names, and how many more."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 # ---- the database -------------------------------------------------------------------------
