@@ -3,6 +3,7 @@ an incremental run selects, on a small hand-made manifest."""
 
 from __future__ import annotations
 
+import copy
 import stat
 
 import pytest
@@ -194,6 +195,36 @@ def test_a_changed_definition_reaching_an_incremental_model_makes_a_full_build()
     upstream = _manifest()
     upstream["nodes"][f"model.{P}.stg_a"]["raw_code"] += " -- a fix"
     assert set(_plan_of(upstream).select) == {"stg_a", "int_x", "fct_1", "fct_2"}
+
+
+def test_definitions_read_the_code_not_how_dbt_last_compiled_it() -> None:
+    """dbt adds the macros of an `is_incremental()` branch to a node's depends_on when it
+    compiles the node for an incremental run: that must not change its fingerprint (the next
+    plan would see a change and build everything), and a change of such a macro, of the
+    implementation adapter.dispatch picks, of a hook's macro or of the node's incremental
+    strategy must."""
+    base = _manifest()
+    for name, code in {
+        "scope": "{{ return(adapter.dispatch('scope')()) }}",
+        "default__scope": "select 1",
+        "get_incremental_mine_sql": "delete; insert",
+        "analyze_table": "analyze {{ this }}",
+    }.items():
+        base["macros"][f"macro.{P}.{name}"] = {"name": name, "macro_sql": code, "depends_on": {}}
+    z = base["nodes"][f"model.{P}.int_z"]
+    z["raw_code"] += " {% if is_incremental() %} and {{ scope() }} {% endif %}"
+    z["config"]["incremental_strategy"] = "mine"
+    z["config"]["post-hook"] = [{"sql": "{{ analyze_table() }}", "transaction": True}]
+    fingerprints = sel.definitions(base)
+    compiled = copy.deepcopy(base)
+    compiled["nodes"][f"model.{P}.int_z"]["depends_on"]["macros"] = [f"macro.{P}.scope"]
+    assert sel.definitions(compiled) == fingerprints
+    for macro in ("default__scope", "get_incremental_mine_sql", "analyze_table"):
+        changed = copy.deepcopy(base)
+        changed["macros"][f"macro.{P}.{macro}"]["macro_sql"] += " -- changed"
+        now = sel.definitions(changed)
+        assert now[f"model.{P}.int_z"] != fingerprints[f"model.{P}.int_z"], macro
+        assert now[f"model.{P}.int_x"] == fingerprints[f"model.{P}.int_x"], macro
 
 
 def test_a_missing_relation_left_out_makes_a_full_build() -> None:

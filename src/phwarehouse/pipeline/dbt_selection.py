@@ -143,15 +143,42 @@ def descendants(manifest: Mapping[str, Any], roots: Iterable[str]) -> set[str]:
     return _reachable(roots, lambda uid: child_map.get(uid, ()))
 
 
-def called_macros(manifest: Mapping[str, Any], node: Mapping[str, Any]) -> list[str]:
-    """Every macro `node` calls, directly or through other macros (sorted unique_ids)."""
-    macros = manifest.get("macros", {})
+_CALL = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
+_DISPATCHED = ("default__", "postgres__")  # what adapter.dispatch picks on this warehouse
 
-    def calls(uid: str) -> Iterable[str]:
-        return macros.get(uid, {}).get("depends_on", {}).get("macros", ())
 
-    direct = node.get("depends_on", {}).get("macros", ())
-    return sorted(m for m in _reachable(direct, calls) if m in macros)
+class MacroCalls:
+    """Which macros each node can call, read from the code (`called`).
+
+    Not from dbt's `depends_on.macros`: dbt records there the macros of the branches it
+    rendered, and adds those of `{% if is_incremental() %}` when it compiles the node for an
+    incremental run, so the list in a manifest depends on how the node last ran, and a
+    fingerprint built from it would change without any change of code."""
+
+    def __init__(self, manifest: Mapping[str, Any]) -> None:
+        self.macros = manifest.get("macros", {})
+        self.by_name: dict[str, list[str]] = {}
+        for uid, macro in self.macros.items():
+            self.by_name.setdefault(macro.get("name") or uid.rsplit(".", 1)[-1], []).append(uid)
+        self.callees = {uid: self._named(m.get("macro_sql", "")) for uid, m in self.macros.items()}
+
+    def _named(self, code: str, extra: Iterable[str] = ()) -> set[str]:
+        """Macros named as calls in `code`, the implementations dispatch picks, and `extra`."""
+        names = {*_CALL.findall(code), *extra}
+        names |= {prefix + name for name in names for prefix in _DISPATCHED}
+        return {uid for name in names for uid in self.by_name.get(name, ())}
+
+    def called(self, node: Mapping[str, Any]) -> list[str]:
+        """Every macro `node` calls, directly or through other macros, in its code or hooks, with
+        its materialization and incremental strategy (sorted unique_ids)."""
+        config = node.get("config", {})
+        materialized = config.get("materialized") or node.get("resource_type", "")
+        extra = [f"materialization_{materialized}_{a}" for a in ("default", "postgres")]
+        if config.get("incremental_strategy"):
+            extra.append(f"get_incremental_{config['incremental_strategy']}_sql")
+        hooks = [h.get("sql", "") for k in ("pre-hook", "post-hook") for h in config.get(k, ())]
+        direct = self._named("\n".join([node.get("raw_code", ""), *hooks]), extra)
+        return sorted(_reachable(direct, lambda uid: self.callees.get(uid, ())))
 
 
 def _mentions(text: str, names: Iterable[str]) -> bool:
@@ -161,14 +188,13 @@ def _mentions(text: str, names: Iterable[str]) -> bool:
 def run_varying_models(manifest: Mapping[str, Any], run_vars: Iterable[str] = RUN_VARS) -> set[str]:
     """Models whose SQL renders one of `run_vars`, in their own code or a macro they call."""
     run_vars = tuple(run_vars)
-    macros = manifest.get("macros", {})
+    calls = MacroCalls(manifest)
     return {
         uid
         for uid, node in models(manifest).items()
         if _mentions(node.get("raw_code", ""), run_vars)
         or any(
-            _mentions(macros[m].get("macro_sql", ""), run_vars)
-            for m in called_macros(manifest, node)
+            _mentions(calls.macros[m].get("macro_sql", ""), run_vars) for m in calls.called(node)
         )
     }
 
@@ -203,15 +229,15 @@ def source_tables(manifest: Mapping[str, Any]) -> list[SourceTable]:
 
 def definitions(manifest: Mapping[str, Any]) -> dict[str, str]:
     """A fingerprint of every enabled model's and seed's definition: its file's checksum, its
-    raw code and config, and the code of every macro it calls, transitively (dbt's own macros
-    too, so a dbt upgrade changes them all)."""
-    macros = manifest.get("macros", {})
+    raw code and config, and the code of every macro it calls, transitively (`MacroCalls`;
+    dbt's own macros too, so a dbt upgrade changes them all)."""
+    calls = MacroCalls(manifest)
     return {
         uid: _digest(
             json.dumps(node.get("checksum", {}), sort_keys=True),
             node.get("raw_code", ""),
             json.dumps(node.get("config", {}), sort_keys=True, default=str),
-            *(macros[m].get("macro_sql", "") for m in called_macros(manifest, node)),
+            *(calls.macros[m].get("macro_sql", "") for m in calls.called(node)),
         )
         for uid, node in manifest["nodes"].items()
         if node["resource_type"] in ("model", "seed")
