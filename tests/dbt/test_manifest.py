@@ -48,15 +48,26 @@ def test_every_mart_is_contracted_and_documented(manifest: dict) -> None:
             assert column["description"], f"{node['name']}.{column['name']}"
 
 
-def test_primary_keys_of_marts_are_tested_unique_and_not_null(manifest: dict) -> None:
-    tests_by_model: dict[str, set[str]] = {}
-    for node in manifest["nodes"].values():
-        if node["resource_type"] == "test" and node.get("test_metadata"):
-            for dep in node["depends_on"]["nodes"]:
-                tests_by_model.setdefault(dep, set()).add(node["test_metadata"]["name"])
-    for uid, node in manifest["nodes"].items():
-        if node["resource_type"] == "model" and node["fqn"][1] == "marts":
-            assert {"unique", "not_null"} <= tests_by_model.get(uid, set()), node["name"]
+def _primary_key(model: dict) -> list[str]:
+    """The columns of a model's primary key constraint (model-level or on a column)."""
+    on_columns = [
+        name
+        for name, column in model["columns"].items()
+        if any(c["type"] == "primary_key" for c in column.get("constraints", []))
+    ]
+    on_model = [
+        c for k in model.get("constraints", []) if k["type"] == "primary_key" for c in k["columns"]
+    ]
+    return on_columns + on_model
+
+
+def test_every_mart_has_an_enforced_primary_key(manifest: dict) -> None:
+    """Superset and the exports read the marts by key: each declares a primary key in its
+    enforced contract, so PostgreSQL refuses a duplicate or null key as the mart is built."""
+    marts = [n for n in _models(manifest) if n["fqn"][1] == "marts"]
+    assert len(marts) > 10
+    for node in marts:
+        assert node["config"]["contract"]["enforced"] and _primary_key(node), node["name"]
 
 
 def _models(manifest: dict) -> list[dict]:
@@ -214,7 +225,7 @@ def test_every_table_model_has_a_tested_or_enforced_key(manifest: dict) -> None:
     for model in _models(manifest):
         if model["config"]["materialized"] not in ("table", "incremental"):
             continue
-        enforced_pk = any(c["type"] == "primary_key" for c in model.get("constraints", []))
+        enforced_pk = bool(_primary_key(model)) and model["config"]["contract"]["enforced"]
         tested = tests_on.get(model["unique_id"], set())
         if not (enforced_pk or "unique_combination_of_columns" in tested or "unique" in tested):
             missing.append(model["name"])
@@ -248,13 +259,32 @@ def test_not_null_columns_are_declared_as_constraints_and_tested_once(manifest: 
         enforced = node["config"].get("contract", {}).get("enforced", False)
         checks = tested.get(uid, []).count("not_null_columns")
         if enforced:
-            continue
+            continue  # PostgreSQL checks them (test_enforced_constraints_are_not_also_tested)
         if checks != (1 if declared else 0):
             gaps.append((node["name"], len(declared), checks))
         if uid in per_column:
             gaps.append((node["name"], "per-column not_null test"))
     assert gaps == []
     assert len(tested) > 50 and sum(v.count("not_null_columns") for v in tested.values()) > 50
+
+
+def test_enforced_constraints_are_not_also_tested(manifest: dict) -> None:
+    """Declared once: on a model whose contract is enforced, a column's not_null, unique or
+    primary_key constraint is checked by PostgreSQL as the rows go in, so no plain not_null or
+    unique data test repeats it (each would be one more node in every build)."""
+    enforces = {"not_null": {"not_null", "primary_key"}, "unique": {"unique", "primary_key"}}
+    repeated = []
+    for node in manifest["nodes"].values():
+        meta = node.get("test_metadata") or {}
+        model = manifest["nodes"].get(node.get("attached_node") or "", {})
+        if meta.get("name") not in enforces or node["config"].get("where"):
+            continue
+        if not model.get("config", {}).get("contract", {}).get("enforced"):
+            continue
+        column = model["columns"].get(node["column_name"], {})
+        if enforces[meta["name"]] & {c["type"] for c in column.get("constraints", [])}:
+            repeated.append(node["name"])
+    assert repeated == []
 
 
 def test_field_issues_are_read_from_every_platform_entity(manifest: dict) -> None:
