@@ -113,11 +113,21 @@ def _late_changes(loader_dsn: str) -> None:
             " and payload ->> 'followup_date' between '2025-02-01' and '2025-05-31'"
             " order by record_id limit 1"
         ).fetchone()
+        # the last follow-up of its month (so the month's is_stable depends on it) of a
+        # patient with a registry card
         smd_followup = conn.execute(
-            "select record_id, version, payload from raw.smd_followups"
-            " where is_latest and not is_deleted and payload ->> 'stability' = '稳定'"
-            " and payload ->> 'followup_date' between '2025-01-01' and '2025-12-31'"
-            " order by record_id limit 1"
+            "select f.record_id, f.version, f.payload from raw.smd_followups as f"
+            " where f.is_latest and not f.is_deleted and f.payload ->> 'stability' = '稳定'"
+            " and f.payload ->> 'followup_date' between '2025-01-01' and '2025-12-31'"
+            " and exists (select from raw.smd_registry as c where c.is_latest"
+            "   and not c.is_deleted"
+            "   and c.payload ->> 'person_record_id' = f.payload ->> 'person_record_id')"
+            " and not exists (select from raw.smd_followups as o where o.is_latest"
+            "   and o.record_id <> f.record_id"
+            "   and o.payload ->> 'person_record_id' = f.payload ->> 'person_record_id'"
+            "   and left(o.payload ->> 'followup_date', 7) = left(f.payload ->> 'followup_date', 7)"
+            "   and o.payload ->> 'followup_date' >= f.payload ->> 'followup_date')"
+            " order by f.record_id limit 1"
         ).fetchone()
         contract = conn.execute(
             "select record_id, version from raw.family_doctor_contracts"
@@ -350,7 +360,8 @@ def test_incremental_run_after_a_day_equals_a_full_refresh(
     seeded = run_dbt("seed", target=tmp_path / "t0", env=warehouse_settings.warehouse_env())
     assert seeded.returncode == 0, seeded.stdout[-3000:]
     _dbt_run(warehouse_settings, tmp_path / "t1", DAY_BEFORE, "--full-refresh")
-    before = {t: len(_rows(admin_dsn, t, k)) for t, k in INCREMENTAL_TABLES.items()}
+    before_rows = {t: _rows(admin_dsn, t, k) for t, k in INCREMENTAL_TABLES.items()}
+    before = {t: len(rows) for t, rows in before_rows.items()}
 
     _ingest(loader_dsn, district, AS_OF, "day2")
     _late_changes(loader_dsn)
@@ -362,6 +373,10 @@ def test_incremental_run_after_a_day_equals_a_full_refresh(
         # has 350 rows, 7 patients x 50 reported periods: one patient is a seventh of it)
         share = 1 / 5 if table == "int_chronic__smd_windows" else 1 / 10
         assert 0 < rewritten < total * share, (table, rewritten, total, before[table])
+    # the SMD follow-up corrected to 不稳定 changed its 2025 month: a closed window recomputed
+    smd = "int_chronic__smd_windows"
+    changed = set(incremental[smd]) - set(before_rows[smd])
+    assert any(row[2].startswith("2025-") for row in changed), sorted(changed)[:5]
 
     _dbt_run(warehouse_settings, tmp_path / "t3", AS_OF, "--full-refresh")
     full_as_of = {t: _rows(admin_dsn, t, k) for t, k in INCREMENTAL_TABLES.items()}
@@ -378,6 +393,7 @@ def test_incremental_run_after_a_day_equals_a_full_refresh(
     assert rewritten < total / 10, (rewritten, total)
     assert "2026-12" in {row[2] for row in incremental["int_child__tcm_windows"]}
     assert "2026-12" in {row[4] for row in incremental["int_child__vaccination_windows"]}
+    assert "2026-12" in {row[2] for row in incremental["int_chronic__smd_windows"]}
     _dbt_run(warehouse_settings, tmp_path / "t3b", FIRST_OF_DECEMBER, "--full-refresh")
     full = {t: _rows(admin_dsn, t, k) for t, k in INCREMENTAL_TABLES.items()}
     assert not _differences(incremental, full)
