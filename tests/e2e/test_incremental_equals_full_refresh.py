@@ -100,11 +100,12 @@ def _dbt_run(settings, target: Path, cutoff: str, *extra: str) -> None:
     assert result.returncode == 0, result.stdout[-6000:]
 
 
-def _late_changes(loader_dsn: str) -> None:
+def _late_changes(loader_dsn: str) -> str:
     """Corrections the platform could send today about old records (windows no longer open):
     a follow-up's mode, an SMD follow-up's stability, a contract deleted, an EHR's facility, an
     EHR's ID number, an EHR deleted, the EHR deleted before the first build (_dated_tomorrow)
-    restored, and an older version of a follow-up naming no EHR received late."""
+    restored, and an older version of a follow-up naming no EHR received late. Returns the
+    month (period key) of the corrected SMD follow-up."""
     now = datetime.now(UTC)
     with psycopg.connect(loader_dsn) as conn:
         followup = conn.execute(
@@ -123,7 +124,7 @@ def _late_changes(loader_dsn: str) -> None:
             "   and not c.is_deleted"
             "   and c.payload ->> 'person_record_id' = f.payload ->> 'person_record_id')"
             " and not exists (select from raw.smd_followups as o where o.is_latest"
-            "   and o.record_id <> f.record_id"
+            "   and not o.is_deleted and o.record_id <> f.record_id"
             "   and o.payload ->> 'person_record_id' = f.payload ->> 'person_record_id'"
             "   and left(o.payload ->> 'followup_date', 7) = left(f.payload ->> 'followup_date', 7)"
             "   and o.payload ->> 'followup_date' >= f.payload ->> 'followup_date')"
@@ -222,6 +223,7 @@ def _late_changes(loader_dsn: str) -> None:
         late = raw_store.ValidRecord(orphan_id, 1, now, False, {**orphan, "followup_mode": "x"})
         counts = raw_store.load_records(conn, "htn_followups", "late-fix", now, [late], [])
         assert counts.loaded == 1
+    return smd_followup[2]["followup_date"][:7]
 
 
 def _dated_tomorrow(loader_dsn: str) -> None:
@@ -318,9 +320,10 @@ def _rewritten(admin_dsn: str, table: str, cutoff: str) -> tuple[int, int]:
         ).fetchone()
 
 
-def _rows(admin_dsn: str, table: str, key: tuple[str, ...]) -> list[tuple]:
+def _columns(admin_dsn: str, table: str) -> list[str]:
+    """The table's columns but its build state, in order (the columns of `_rows`' tuples)."""
     with psycopg.connect(admin_dsn) as conn:
-        columns = [
+        return [
             c
             for (c,) in conn.execute(
                 "select column_name from information_schema.columns"
@@ -329,6 +332,11 @@ def _rows(admin_dsn: str, table: str, key: tuple[str, ...]) -> list[tuple]:
                 (table, list(BUILD_COLUMNS)),
             ).fetchall()
         ]
+
+
+def _rows(admin_dsn: str, table: str, key: tuple[str, ...]) -> list[tuple]:
+    columns = _columns(admin_dsn, table)
+    with psycopg.connect(admin_dsn) as conn:
         return conn.execute(
             f"select {', '.join(columns)} from intermediate.{table} order by {', '.join(key)}"
         ).fetchall()
@@ -364,7 +372,7 @@ def test_incremental_run_after_a_day_equals_a_full_refresh(
     before = {t: len(rows) for t, rows in before_rows.items()}
 
     _ingest(loader_dsn, district, AS_OF, "day2")
-    _late_changes(loader_dsn)
+    smd_month = _late_changes(loader_dsn)
     _dbt_run(warehouse_settings, tmp_path / "t2", AS_OF)
     incremental = {t: _rows(admin_dsn, t, k) for t, k in INCREMENTAL_TABLES.items()}
     for table in INCREMENTAL_TABLES:
@@ -375,8 +383,12 @@ def test_incremental_run_after_a_day_equals_a_full_refresh(
         assert 0 < rewritten < total * share, (table, rewritten, total, before[table])
     # the SMD follow-up corrected to 不稳定 changed its 2025 month: a closed window recomputed
     smd = "int_chronic__smd_windows"
+    period, stable = (_columns(admin_dsn, smd).index(c) for c in ("period_key", "is_stable"))
     changed = set(incremental[smd]) - set(before_rows[smd])
-    assert any(row[2].startswith("2025-") for row in changed), sorted(changed)[:5]
+    assert any(row[period] == smd_month and not row[stable] for row in changed), (
+        smd_month,
+        sorted(changed)[:5],
+    )
 
     _dbt_run(warehouse_settings, tmp_path / "t3", AS_OF, "--full-refresh")
     full_as_of = {t: _rows(admin_dsn, t, k) for t, k in INCREMENTAL_TABLES.items()}
@@ -393,7 +405,7 @@ def test_incremental_run_after_a_day_equals_a_full_refresh(
     assert rewritten < total / 10, (rewritten, total)
     assert "2026-12" in {row[2] for row in incremental["int_child__tcm_windows"]}
     assert "2026-12" in {row[4] for row in incremental["int_child__vaccination_windows"]}
-    assert "2026-12" in {row[2] for row in incremental["int_chronic__smd_windows"]}
+    assert "2026-12" in {row[period] for row in incremental["int_chronic__smd_windows"]}
     _dbt_run(warehouse_settings, tmp_path / "t3b", FIRST_OF_DECEMBER, "--full-refresh")
     full = {t: _rows(admin_dsn, t, k) for t, k in INCREMENTAL_TABLES.items()}
     assert not _differences(incremental, full)

@@ -205,8 +205,8 @@ def test_definitions_read_the_code_not_how_dbt_last_compiled_it() -> None:
     strategy must."""
     base = _manifest()
     for name, code in {
-        "scope": "{{ return(adapter.dispatch('scope')()) }}",
-        "default__scope": "select 1",
+        "scope": "{{ return(adapter.dispatch('scope_sql')()) }}",
+        "default__scope_sql": "select 1",
         "get_incremental_mine_sql": "delete; insert",
         "analyze_table": "analyze {{ this }}",
     }.items():
@@ -219,12 +219,39 @@ def test_definitions_read_the_code_not_how_dbt_last_compiled_it() -> None:
     compiled = copy.deepcopy(base)
     compiled["nodes"][f"model.{P}.int_z"]["depends_on"]["macros"] = [f"macro.{P}.scope"]
     assert sel.definitions(compiled) == fingerprints
-    for macro in ("default__scope", "get_incremental_mine_sql", "analyze_table"):
+    for macro in ("default__scope_sql", "get_incremental_mine_sql", "analyze_table"):
         changed = copy.deepcopy(base)
         changed["macros"][f"macro.{P}.{macro}"]["macro_sql"] += " -- changed"
         now = sel.definitions(changed)
         assert now[f"model.{P}.int_z"] != fingerprints[f"model.{P}.int_z"], macro
         assert now[f"model.{P}.int_x"] == fingerprints[f"model.{P}.int_x"], macro
+    # dbt's name of a strategy's macro: + becomes _; no strategy set: "default"
+    for strategy, macro in (("delete+insert", "delete_insert"), (None, "default")):
+        named = copy.deepcopy(base)
+        named["nodes"][f"model.{P}.int_z"]["config"]["incremental_strategy"] = strategy
+        sql = {"name": f"get_incremental_{macro}_sql", "macro_sql": "a", "depends_on": {}}
+        named["macros"][f"macro.dbt.get_incremental_{macro}_sql"] = sql
+        before = sel.definitions(named)[f"model.{P}.int_z"]
+        sql["macro_sql"] = "b"
+        assert sel.definitions(named)[f"model.{P}.int_z"] != before, strategy
+
+
+def test_an_enforced_contract_is_part_of_the_definition() -> None:
+    """PostgreSQL applies a contract's constraints and types when dbt creates the table: a
+    changed constraint changes the fingerprint where the contract is enforced, not elsewhere
+    (declared constraints then only feed data tests)."""
+    base = _manifest()
+    for name in ("int_z", "int_x"):
+        base["nodes"][f"model.{P}.{name}"]["columns"] = {
+            "d": {"name": "d", "data_type": "date", "constraints": []}
+        }
+    base["nodes"][f"model.{P}.int_z"]["config"]["contract"] = {"enforced": True}
+    fingerprints = sel.definitions(base)
+    for name in ("int_z", "int_x"):
+        base["nodes"][f"model.{P}.{name}"]["columns"]["d"]["constraints"] = [{"type": "not_null"}]
+    now = sel.definitions(base)
+    assert now[f"model.{P}.int_z"] != fingerprints[f"model.{P}.int_z"]
+    assert now[f"model.{P}.int_x"] == fingerprints[f"model.{P}.int_x"]
 
 
 def test_a_missing_relation_left_out_makes_a_full_build() -> None:

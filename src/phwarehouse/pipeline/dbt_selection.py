@@ -144,6 +144,7 @@ def descendants(manifest: Mapping[str, Any], roots: Iterable[str]) -> set[str]:
 
 
 _CALL = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
+_DISPATCH = re.compile(r"adapter\.dispatch\(\s*['\"](\w+)['\"]")
 _DISPATCHED = ("default__", "postgres__")  # what adapter.dispatch picks on this warehouse
 
 
@@ -163,8 +164,9 @@ class MacroCalls:
         self.callees = {uid: self._named(m.get("macro_sql", "")) for uid, m in self.macros.items()}
 
     def _named(self, code: str, extra: Iterable[str] = ()) -> set[str]:
-        """Macros named as calls in `code`, the implementations dispatch picks, and `extra`."""
-        names = {*_CALL.findall(code), *extra}
+        """Macros named as calls or dispatched (`adapter.dispatch('name')`) in `code`, the
+        implementations dispatch picks, and `extra`."""
+        names = {*_CALL.findall(code), *_DISPATCH.findall(code), *extra}
         names |= {prefix + name for name in names for prefix in _DISPATCHED}
         return {uid for name in names for uid in self.by_name.get(name, ())}
 
@@ -174,8 +176,9 @@ class MacroCalls:
         config = node.get("config", {})
         materialized = config.get("materialized") or node.get("resource_type", "")
         extra = [f"materialization_{materialized}_{a}" for a in ("default", "postgres")]
-        if config.get("incremental_strategy"):
-            extra.append(f"get_incremental_{config['incremental_strategy']}_sql")
+        if materialized == "incremental":  # dbt's macro name for the strategy: + becomes _
+            strategy = (config.get("incremental_strategy") or "default").replace("+", "_")
+            extra.append(f"get_incremental_{strategy}_sql")
         hooks = [h.get("sql", "") for k in ("pre-hook", "post-hook") for h in config.get(k, ())]
         direct = self._named("\n".join([node.get("raw_code", ""), *hooks]), extra)
         return sorted(_reachable(direct, lambda uid: self.callees.get(uid, ())))
@@ -229,20 +232,34 @@ def source_tables(manifest: Mapping[str, Any]) -> list[SourceTable]:
 
 def definitions(manifest: Mapping[str, Any]) -> dict[str, str]:
     """A fingerprint of every enabled model's and seed's definition: its file's checksum, its
-    raw code and config, and the code of every macro it calls, transitively (`MacroCalls`;
-    dbt's own macros too, so a dbt upgrade changes them all)."""
+    raw code and config, its contract (constraints and column types: PostgreSQL applies them
+    when the table is created), and the code of every macro it calls, transitively
+    (`MacroCalls`; dbt's own macros too, so a dbt upgrade changes them all)."""
     calls = MacroCalls(manifest)
     return {
         uid: _digest(
             json.dumps(node.get("checksum", {}), sort_keys=True),
             node.get("raw_code", ""),
             json.dumps(node.get("config", {}), sort_keys=True, default=str),
+            json.dumps(_contract(node), sort_keys=True, default=str),
             *(calls.macros[m].get("macro_sql", "") for m in calls.called(node)),
         )
         for uid, node in manifest["nodes"].items()
         if node["resource_type"] in ("model", "seed")
         and node.get("config", {}).get("enabled", True)
     }
+
+
+def _contract(node: Mapping[str, Any]) -> list[Any]:
+    """What an enforced contract makes of the table (nothing when it is not enforced: the
+    declared constraints then only feed data tests)."""
+    if not node.get("config", {}).get("contract", {}).get("enforced"):
+        return []
+    columns = node.get("columns", {})
+    return [
+        node.get("constraints", []),
+        {name: [c.get("data_type"), c.get("constraints", [])] for name, c in columns.items()},
+    ]
 
 
 def _digest(*parts: str) -> str:
