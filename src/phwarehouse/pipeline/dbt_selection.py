@@ -303,10 +303,10 @@ def plan(
     if previous.version != STATE_VERSION:
         return Plan(True, "previous build recorded by another version", next_state=next_state)
     all_models = models(manifest)
+    # plan_run computed them for the next state already
+    current = (next_state and next_state.definitions) or definitions(manifest)
     modified = {
-        uid
-        for uid, fingerprint in definitions(manifest).items()
-        if previous.definitions.get(uid) != fingerprint
+        uid for uid, fingerprint in current.items() if previous.definitions.get(uid) != fingerprint
     }
     stale = _incremental(all_models) & descendants(manifest, modified)
     if stale:
