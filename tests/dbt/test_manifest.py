@@ -48,6 +48,10 @@ def test_every_mart_is_contracted_and_documented(manifest: dict) -> None:
             assert column["description"], f"{node['name']}.{column['name']}"
 
 
+def _enforced(node: dict) -> bool:
+    return node.get("config", {}).get("contract", {}).get("enforced", False)
+
+
 def _primary_key(model: dict) -> list[str]:
     """The columns of a model's primary key constraint (model-level or on a column)."""
     on_columns = [
@@ -63,11 +67,12 @@ def _primary_key(model: dict) -> list[str]:
 
 def test_every_mart_has_an_enforced_primary_key(manifest: dict) -> None:
     """Superset and the exports read the marts by key: each declares a primary key in its
-    enforced contract, so PostgreSQL refuses a duplicate or null key as the mart is built."""
+    contract (enforced: test_every_mart_is_contracted_and_documented), so PostgreSQL refuses a
+    duplicate or null key as the mart is built."""
     marts = [n for n in _models(manifest) if n["fqn"][1] == "marts"]
     assert len(marts) > 10
     for node in marts:
-        assert node["config"]["contract"]["enforced"] and _primary_key(node), node["name"]
+        assert _primary_key(node), node["name"]
 
 
 def _models(manifest: dict) -> list[dict]:
@@ -225,7 +230,7 @@ def test_every_table_model_has_a_tested_or_enforced_key(manifest: dict) -> None:
     for model in _models(manifest):
         if model["config"]["materialized"] not in ("table", "incremental"):
             continue
-        enforced_pk = bool(_primary_key(model)) and model["config"]["contract"]["enforced"]
+        enforced_pk = bool(_primary_key(model)) and _enforced(model)
         tested = tests_on.get(model["unique_id"], set())
         if not (enforced_pk or "unique_combination_of_columns" in tested or "unique" in tested):
             missing.append(model["name"])
@@ -256,9 +261,8 @@ def test_not_null_columns_are_declared_as_constraints_and_tested_once(manifest: 
             for c in node["columns"].values()
             if any(k["type"] == "not_null" for k in c.get("constraints", []))
         ]
-        enforced = node["config"].get("contract", {}).get("enforced", False)
         checks = tested.get(uid, []).count("not_null_columns")
-        if enforced:
+        if _enforced(node):
             continue  # PostgreSQL checks them (test_enforced_constraints_are_not_also_tested)
         if checks != (1 if declared else 0):
             gaps.append((node["name"], len(declared), checks))
@@ -279,7 +283,7 @@ def test_enforced_constraints_are_not_also_tested(manifest: dict) -> None:
         model = manifest["nodes"].get(node.get("attached_node") or "", {})
         if meta.get("name") not in enforces or node["config"].get("where"):
             continue
-        if not model.get("config", {}).get("contract", {}).get("enforced"):
+        if not _enforced(model):
             continue
         column = model["columns"].get(node["column_name"], {})
         if enforces[meta["name"]] & {c["type"] for c in column.get("constraints", [])}:

@@ -192,13 +192,14 @@ def run_varying_models(manifest: Mapping[str, Any], run_vars: Iterable[str] = RU
     """Models whose SQL renders one of `run_vars`, in their own code or a macro they call."""
     run_vars = tuple(run_vars)
     calls = MacroCalls(manifest)
+    rendering = {
+        uid for uid, m in calls.macros.items() if _mentions(m.get("macro_sql", ""), run_vars)
+    }
     return {
         uid
         for uid, node in models(manifest).items()
         if _mentions(node.get("raw_code", ""), run_vars)
-        or any(
-            _mentions(calls.macros[m].get("macro_sql", ""), run_vars) for m in calls.called(node)
-        )
+        or rendering.intersection(calls.called(node))
     }
 
 
