@@ -29,7 +29,7 @@
     'has_gone_windows', 'spans', 'periods'}) and
     passes it to the helpers, which select the scope as person filters
     (person_window_person_filter, person_window_needs_history), per person x window conditions
-    (person_window_in_scope) or the pairs themselves (person_window_pairs). dbt builds those
+    (person_window_in_scope). dbt builds those
     rows into a temp table; the incremental strategy 'person_window'
     (get_incremental_person_window_sql) then deletes that scope from the table and inserts the
     temp table's rows, in dbt's transaction (the contract's primary key, person first, makes
@@ -168,33 +168,6 @@
     {%- else -%}
         {{ person_window_in_scope_persons(state, person_key) }}
     {%- endif -%}
-{%- endmacro %}
-
-{% macro person_window_pairs(state, persons, person_key='person_key') -%}
-    {#- SELECT of every column of the relation or CTE `persons` (one row per person) with each
-        period_key this run computes for that person: the scope of person_window_in_scope,
-        without testing every pair. The caller reads the person's columns from here rather than
-        joining `persons` again: a CTE read twice is materialized without statistics, and the
-        planner then nests loops over millions of rows. -#}
-    select
-        x.*,
-        p.period_key
-    from {{ persons }} as x
-    cross join {{ ref('int_reporting_windows') }} as p
-    {%- if state['mode'] != 'full' %}
-        where {{ person_window_in_scope_persons(state, 'x.' ~ person_key) }}
-        {%- if state['has_new_windows'] %}
-            union all
-            select
-                x.*,
-                p.period_key
-            from {{ persons }} as x
-            cross join {{ ref('int_reporting_windows') }} as p
-            where
-                p.period_key in ({{ person_window_new_windows(state) }})
-                and not {{ person_window_in_scope_persons(state, 'x.' ~ person_key) }}
-        {%- endif %}
-    {%- endif %}
 {%- endmacro %}
 
 {% macro get_incremental_person_window_sql(arg_dict) -%}

@@ -10,9 +10,12 @@
     (int_records__person_windows gives them back, one per window).
 
     Every fact is first turned into date spans [span_start, span_end] (the window ends at
-    which it holds), merged per person and fact into a date multirange (range_agg), and each
-    person's multiranges are then tested against every period_end (@>). This avoids
-    aggregating person x period rows and stays fast for a large district:
+    which it holds) and merged per person and fact into a date multirange (range_agg). A
+    person's flags can change only on a bound of those ranges, a birthday on which an age flag
+    turns or the death date: the windows from the first one ending on or after such a date up
+    to the next such window have the same flags, tested once, at the first of them (@>), and
+    neighbouring runs with the same flags are merged. No person x window row is computed,
+    which keeps a large district's full build fast:
     - ehr: the merged person's EHR from the earliest creation date of its copies to the day
       before the most recently updated copy was closed (死亡 / 迁出 or any other closure; spec
       §6: the merged person's state is that copy's, int_persons.ehr_closed_on). A person has
@@ -51,6 +54,11 @@
     'has_active_contract', 'is_aged_65_plus', 'is_aged_0_6', 'is_pregnant',
     'is_in_chronic_registry', 'is_key_population',
 ] -%}
+{#- each fact's spans merged per person into a date multirange, by its name in spans.fact -#}
+{%- set date_sets = {
+    'ehr': 'open_ehr_dates', 'contract': 'contract_dates', 'dynamic': 'dynamic_record_dates',
+    'pregnant': 'pregnant_dates', 'registry': 'registry_dates',
+} -%}
 
 -- each distinct window once, under its coarsest period
 with periods as (
@@ -263,17 +271,12 @@ spans as (
 person_date_sets as (
 
     select
-        person_key,
-        range_agg(daterange(span_start, span_end, '[]')) filter (where fact = 'ehr')
-            as open_ehr_dates,
-        range_agg(daterange(span_start, span_end, '[]')) filter (where fact = 'contract')
-            as contract_dates,
-        range_agg(daterange(span_start, span_end, '[]')) filter (where fact = 'dynamic')
-            as dynamic_record_dates,
-        range_agg(daterange(span_start, span_end, '[]')) filter (where fact = 'pregnant')
-            as pregnant_dates,
-        range_agg(daterange(span_start, span_end, '[]')) filter (where fact = 'registry')
-            as registry_dates
+        {%- for fact, dates in date_sets.items() %}
+            range_agg(daterange(span_start, span_end, '[]')) filter (
+                where fact = '{{ fact }}'
+            ) as {{ dates }},
+        {%- endfor %}
+        person_key
     from spans
     where span_start <= span_end
     group by person_key
@@ -297,38 +300,101 @@ attributed_date_sets as (
 
 ),
 
-person_periods as (
+-- the window ends in order, for width_bucket
+window_ends as (
 
-    {{ person_window_pairs(state, 'attributed_date_sets') }}
+    select array_agg(period_end order by window_seq) as period_ends
+    from window_sequence
 
 ),
 
+-- the dates on which a person's flags can change: where a fact's date ranges start and end
+-- (a daterange's upper bound is the first day after it), the birthdays on which the age
+-- flags turn (age() in completed years turns on the day of the years added or the next:
+-- 29 February; the negative ages before birth count as 0), the death date
+person_boundaries as (
+
+    select
+        x.person_sk,
+        b.boundary
+    from attributed_date_sets as x
+    cross join lateral (
+        {%- for dates in date_sets.values() %}
+            select lower(r) as boundary from unnest(x.{{ dates }}) as r
+            union all
+            select upper(r) as boundary from unnest(x.{{ dates }}) as r
+            union all
+        {%- endfor %}
+        select x.death_date as boundary
+        union all
+        select (x.birth_date + make_interval(years => a.years))::date + d.days as boundary
+        from
+            (values (-1), ({{ child_max_age + 1 }}), ({{ elderly_min_age }})) as a (years),
+            (values (0), (1)) as d (days)
+    ) as b
+
+),
+
+-- a person's flags are the same in every window from one of these to the next: the first
+-- window and the first window ending on or after each boundary (width_bucket: the number of
+-- window ends before the boundary)
+segment_starts as (
+
+    select
+        x.person_sk,
+        1 as window_seq
+    from attributed_date_sets as x
+    union
+    select
+        pb.person_sk,
+        width_bucket(pb.boundary - 1, we.period_ends) + 1 as window_seq
+    from person_boundaries as pb
+    cross join window_ends as we
+    where pb.boundary <= we.period_ends[cardinality(we.period_ends)]
+
+),
+
+segments as (
+
+    select
+        s.person_sk,
+        s.window_seq as first_seq,
+        coalesce(
+            lead(s.window_seq) over (partition by s.person_sk order by s.window_seq) - 1,
+            cardinality(we.period_ends)
+        ) as last_seq
+    from segment_starts as s
+    cross join window_ends as we
+
+),
+
+-- the flags of a segment: those at the end of its first window
 flagged as (
 
     select
-        pp.person_sk,
-        w.period_end,
-        w.window_seq,
-        pp.facility_code,
-        extract(year from age(w.period_end, pp.birth_date))::integer as age_at_window_end,
-        pp.death_date is null or pp.death_date > w.period_end as is_alive_at_window_end,
-        coalesce(pp.open_ehr_dates @> w.period_end, false) as has_open_ehr_copy,
-        coalesce(pp.contract_dates @> w.period_end, false) as has_contract_in_force,
-        coalesce(pp.dynamic_record_dates @> w.period_end, false) as has_dynamic_record_12m,
-        coalesce(pp.pregnant_dates @> w.period_end, false) as is_pregnant,
-        coalesce(pp.registry_dates @> w.period_end, false) as is_in_chronic_registry
-    from person_periods as pp
-    inner join window_sequence as w on pp.period_key = w.period_key
-    where pp.open_ehr_dates @> w.period_end or pp.contract_dates @> w.period_end
+        x.person_sk,
+        s.first_seq,
+        s.last_seq,
+        x.facility_code,
+        extract(year from age(w.period_end, x.birth_date))::integer as age_at_window_end,
+        x.death_date is null or x.death_date > w.period_end as is_alive_at_window_end,
+        coalesce(x.open_ehr_dates @> w.period_end, false) as has_open_ehr_copy,
+        coalesce(x.contract_dates @> w.period_end, false) as has_contract_in_force,
+        coalesce(x.dynamic_record_dates @> w.period_end, false) as has_dynamic_record_12m,
+        coalesce(x.pregnant_dates @> w.period_end, false) as is_pregnant,
+        coalesce(x.registry_dates @> w.period_end, false) as is_in_chronic_registry
+    from segments as s
+    inner join attributed_date_sets as x on s.person_sk = x.person_sk
+    inner join window_sequence as w on s.first_seq = w.window_seq
 
 ),
 
-person_window_flags as (
+segment_flags as (
 
     select
         person_sk,
-        period_end,
-        window_seq,
+        first_seq,
+        last_seq,
         facility_code,
         has_open_ehr_copy and is_alive_at_window_end as is_active_ehr,
         has_dynamic_record_12m,
@@ -349,34 +415,54 @@ person_window_flags as (
 
 ),
 
--- gaps and islands: within a person's windows with the same flags, window_seq less the
--- row's rank is constant along a run of consecutive windows and grows after a gap
+-- a span starts at a person's first segment, after a gap (windows in which the person has
+-- neither an active EHR nor a contract) and where a flag changes
+span_starts as (
+
+    select
+        *,
+        coalesce(
+            lag(last_seq) over person_segments <> first_seq - 1
+            {%- for column in span_columns[1:] %}
+                or lag({{ column }}) over person_segments is distinct from {{ column }}
+            {%- endfor %},
+            true
+        ) as is_span_start
+    from segment_flags
+    window person_segments as (partition by person_sk order by first_seq)
+
+),
+
 islands as (
 
     select
         *,
-        window_seq - row_number() over (
-            partition by
-                {{ span_columns | join(', ') }}
-            order by window_seq
+        count(*) filter (where is_span_start) over (
+            partition by person_sk order by first_seq
         ) as island
-    from person_window_flags
+    from span_starts
 
 ),
 
 final as (
 
     select
-        person_sk,
-        min(period_end) as first_period_end,
-        max(period_end) as last_period_end,
-        {{ span_columns[1:] | join(',\n        ') }},
+        i.person_sk,
+        min(first_window.period_end) as first_period_end,
+        max(last_window.period_end) as last_period_end,
+        {%- for column in span_columns[1:] %}
+            i.{{ column }},
+        {%- endfor %}
         {{ person_window_build_columns(state) }}
-    from islands
+    from islands as i
+    inner join window_sequence as first_window on i.first_seq = first_window.window_seq
+    inner join window_sequence as last_window on i.last_seq = last_window.window_seq
     group by
-        {{ span_columns | join(', ') }},
-        island
-    order by person_sk, first_period_end
+        {%- for column in span_columns %}
+            i.{{ column }},
+        {%- endfor %}
+        i.island
+    order by i.person_sk, first_period_end
 
 )
 
