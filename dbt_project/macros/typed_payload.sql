@@ -119,9 +119,11 @@
         record loaded since (loaded_since: the model's staging_loaded_since()), typed
         (typed_payload); then the envelope and plain fields (staged_columns), the model's
         derived columns, its measurements cleaned (plausible_measurements) and a
-        has_plausible_<range> flag per range in flags -#}
+        has_plausible_<range> flag per range in flags. The typed rows are materialized: a
+        CTE's columns are otherwise expanded into every reference, and the cleaning refers to a
+        measurement up to ten times (each a jsonpath evaluation). -#}
     {%- set measured = platform_contract()[entity] | selectattr(3) | list -%}
-    with typed as (
+    with typed as materialized (
 
         select
             {{ typed_payload(entity, rename, custom) }}

@@ -22,7 +22,10 @@
     end
 {%- endset %}
 
-with typed as (
+-- materialized: a CTE's columns are otherwise expanded into every reference, and the ID checks
+-- and the final select refer to each typed column and check many times (at 600 k residents
+-- 40 s instead of 13 s)
+with typed as materialized (
 
     select
         {{ typed_payload('residents',
@@ -38,13 +41,13 @@ with typed as (
 
 ),
 
-id_checks as (
+id_checks as materialized (
 
     select
         *,
-        {{ gb11643_check_digit_valid('id_number') }} as id_check_digit_valid,
-        {{ gb11643_birth_date('id_number') }} as id_birth_date,
-        {{ gb11643_sex_code('id_number') }} as id_sex_code
+        {{ gb11643_check_digit_valid('id_number', normalised=true) }} as id_check_digit_valid,
+        {{ gb11643_birth_date('id_number', normalised=true) }} as id_birth_date,
+        {{ gb11643_sex_code('id_number', normalised=true) }} as id_sex_code
     from typed
 
 ),
