@@ -222,7 +222,9 @@ exams_in_window as (
 
 ),
 
-joined as (
+-- materialized: its columns (the ages above all) are otherwise expanded into each of their
+-- references in flagged and final (at 600 k: 32.1 s instead of 38.6 s for the whole select)
+joined as materialized (
 
     select
         rw.*,
