@@ -3,7 +3,7 @@
     date YYYYMMDD, 3-digit sequence whose last digit is odd for males, check character).
     Pure PostgreSQL expressions, no functions to install. The input is upper-cased and trimmed,
     unless the caller passes normalised=true for a value that already is (each macro refers to
-    the value some twenty times, and PostgreSQL evaluates an expression at every reference).
+    the value up to twenty times, and PostgreSQL evaluates an expression at every reference).
 -#}
 
 {#- Normalised ID expression used by the macros below. -#}

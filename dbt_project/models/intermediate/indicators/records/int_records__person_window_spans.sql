@@ -56,16 +56,6 @@
     'has_active_contract', 'is_aged_65_plus', 'is_aged_0_6', 'is_pregnant',
     'is_in_chronic_registry', 'is_key_population',
 ] -%}
-{#- a window per month end of the reported years, as bits 1.. of a bigint (bit 0 unused, and
-    the bit after the last window marks a fact stopping after it): at most 61 windows -#}
-{%- set reported_years = var('reporting_history_years') | int + 1 -%}
-{%- if reported_years * 12 > 61 -%}
-    {{ exceptions.raise_compiler_error(
-        'int_records__person_window_spans holds at most 61 windows (a bit each in a bigint): '
-        ~ reported_years ~ ' reported years have ' ~ reported_years * 12
-        ~ '; lower reporting_history_years or widen the window bits'
-    ) }}
-{%- endif -%}
 {#- the flags of span_columns (never null) as the bits of one integer, compared at once -#}
 {%- set flag_bits = [] -%}
 {%- for column in span_columns[2:] -%}
@@ -81,7 +71,7 @@
 {%- set facts = fact_flags.keys() | list -%}
 {#- the dates on which an age or alive flag can turn (see attributed_window_bits) -#}
 {%- set turning_dates = ['pr.death_date'] -%}
-{%- for years in [-1, child_max_age + 1, elderly_min_age] -%}
+{%- for years in [-1, child_max_age | int + 1, elderly_min_age] -%}
     {%- for days in [0, 1] -%}
         {%- do turning_dates.append(
             "(pr.birth_date + interval '" ~ years ~ " years')::date + " ~ days
@@ -110,7 +100,17 @@ window_sequence as (
 -- the window ends in order, for width_bucket
 window_ends as (
 
-    select array_agg(period_end order by window_seq) as period_ends
+    select
+        array_agg(period_end order by window_seq) as period_ends,
+        -- the windows are bits 1.. of a bigint (and the bit after the last marks a fact that
+        -- stops after it): more than 61 windows stop the build (a text that is no integer)
+        case
+            when count(*) > 61
+                then (
+                    'int_records__person_window_spans: ' || count(*)
+                    || ' reporting windows, at most 61 fit the window bits'
+                )::integer
+        end as too_many_windows
     from window_sequence
 
 ),
@@ -317,7 +317,7 @@ span_windows as (
         width_bucket(s.span_end, we.period_ends) as last_seq
     from spans as s
     cross join window_ends as we
-    where s.span_start <= s.span_end
+    where s.span_start <= s.span_end and we.too_many_windows is null
 
 ),
 
@@ -345,7 +345,7 @@ person_window_bits as (
 -- the persons with a facility, and the windows in which their flags can change: their first
 -- window, where a fact starts or stops holding, the first window ending on or after the death
 -- date or a birthday on which an age flag turns (age() in completed years turns on the day of
--- the years added or the next: 29 February; the negative ages before birth count as 0)
+-- the years added or the next: 29 February; an age above -1 year, before birth, is 0)
 attributed_window_bits as materialized (
 
     select
