@@ -167,12 +167,13 @@
     {%- if state['mode'] == 'full' -%}
         truncate {{ target }};
     {%- else -%}
+        {#- one IN over a union, not two INs or-ed: the key's index finds each row (an OR of
+            two subplans scanned the whole table) -#}
         delete from {{ target }} as previous
         where
             (previous.entity, previous.record_id) in (
                 select recomputed.entity, recomputed.record_id from {{ temp }} as recomputed
-            )
-            or (previous.entity, previous.record_id) in (
+                union all
                 select changed.entity, changed.record_id
                 from {{ ref('stg_platform__record_versions') }} as changed
                 where

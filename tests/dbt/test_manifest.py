@@ -75,6 +75,12 @@ def test_every_mart_has_an_enforced_primary_key(manifest: dict) -> None:
         assert _primary_key(node), node["name"]
 
 
+def _unique_indexes(model: dict) -> list[list[str]]:
+    """The column lists of a model's unique indexes (config `indexes`, dbt-postgres)."""
+    indexes = model.get("config", {}).get("indexes") or []
+    return [list(index["columns"]) for index in indexes if index.get("unique")]
+
+
 def _models(manifest: dict) -> list[dict]:
     return [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
 
@@ -109,6 +115,7 @@ def test_incremental_staging_models_read_new_loads_and_drop_tombstones(manifest:
     assert len(incremental) >= 20
     for model in incremental:
         assert model["config"]["unique_key"] == "record_id", model["name"]
+        assert ["record_id"] in _unique_indexes(model), model["name"]
         assert "staging_loaded_since()" in model["raw_code"], model["name"]
         assert "staging_delete_tombstoned(" in _pre_hooks(model), model["name"]
 
@@ -177,7 +184,8 @@ def test_person_window_models_delete_their_scope_and_record_their_watermark(
             "int_service_records",
             "record_scope",
             (
-                "from {{ temp }} as recomputed",
+                # one IN over a union, which the key's index serves (not two INs or-ed)
+                "from {{ temp }} as recomputed union all select changed.entity",
                 "from {{ ref('stg_platform__record_versions') }} as changed",
             ),
         ),
@@ -205,7 +213,8 @@ def test_change_scope_models_record_their_state_and_scope_their_tests(
     # the person-window models read the service records of their scope by person, and those
     # dated between two cut-offs by date
     if name == "int_service_records":
-        assert indexes[1:] == [["person_key"], ["service_date"]]
+        assert indexes[1:] == [["entity", "record_id"], ["person_key"], ["service_date"]]
+        assert _unique_indexes(model) == [["entity", "record_id"]]  # the key its delete uses
     # the rows a run wrote: also those rewritten because the cut-off moved, or all of them
     assert model["config"]["meta"]["tests_scope"] == {"column": "built_at", "kind": "loaded_after"}
     macro = manifest["macros"][f"macro.public_health.get_incremental_{strategy}_sql"]
@@ -230,9 +239,9 @@ def test_every_table_model_has_a_tested_or_enforced_key(manifest: dict) -> None:
     for model in _models(manifest):
         if model["config"]["materialized"] not in ("table", "incremental"):
             continue
-        enforced_pk = bool(_primary_key(model)) and _enforced(model)
+        enforced_key = (bool(_primary_key(model)) and _enforced(model)) or _unique_indexes(model)
         tested = tests_on.get(model["unique_id"], set())
-        if not (enforced_pk or "unique_combination_of_columns" in tested or "unique" in tested):
+        if not (enforced_key or "unique_combination_of_columns" in tested or "unique" in tested):
             missing.append(model["name"])
     assert missing == []
 
@@ -289,6 +298,43 @@ def test_enforced_constraints_are_not_also_tested(manifest: dict) -> None:
         if enforces[meta["name"]] & {c["type"] for c in column.get("constraints", [])}:
             repeated.append(node["name"])
     assert repeated == []
+
+
+def test_unique_indexes_are_not_also_tested(manifest: dict) -> None:
+    """Declared once: a unique index (config `indexes`) rejects a duplicate key as the rows go
+    in, so no unique or unique_combination_of_columns test checks the same columns again."""
+    repeated = []
+    for node in manifest["nodes"].values():
+        meta = node.get("test_metadata") or {}
+        model = manifest["nodes"].get(node.get("attached_node") or "", {})
+        if node["resource_type"] != "test" or node["config"].get("where"):
+            continue
+        if meta.get("name") == "unique":
+            columns = [node["column_name"]]
+        elif meta.get("name") == "unique_combination_of_columns":
+            columns = list(meta["kwargs"]["combination_of_columns"])
+        else:
+            continue
+        if sorted(columns) in [sorted(c) for c in _unique_indexes(model)]:
+            repeated.append(node["name"])
+    assert repeated == []
+    assert sum(bool(_unique_indexes(m)) for m in _models(manifest)) > 20
+
+
+def test_unique_indexes_are_on_not_null_columns(manifest: dict) -> None:
+    """A unique index lets rows through whose key has a null (nulls are distinct there), where
+    a unique test groups them: each column of a table's unique index is declared not null
+    (checked by not_null_columns or an enforced contract)."""
+    nullable = []
+    for model in _models(manifest):
+        if model["config"]["materialized"] not in ("table", "incremental"):
+            continue
+        for columns in _unique_indexes(model):
+            for name in columns:
+                constraints = model["columns"].get(name, {}).get("constraints", [])
+                if not {"not_null", "primary_key"} & {c["type"] for c in constraints}:
+                    nullable.append((model["name"], name))
+    assert nullable == []
 
 
 def test_field_issues_are_read_from_every_platform_entity(manifest: dict) -> None:

@@ -1,11 +1,12 @@
-{#- index: the persons changed since a build are read by last_loaded_at (change_scope_persons) -#}
+{#- indexes: the key, unique (delete+insert finds the replaced rows through it); the persons
+    changed since a build are read by last_loaded_at (change_scope_persons) -#}
 {{
     config(
         materialized='incremental',
         unique_key='person_key',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
-        indexes=[{'columns': ['last_loaded_at']}],
+        indexes=[{'columns': ['person_key'], 'unique': true}, {'columns': ['last_loaded_at']}],
         meta={'tests_scope': {'column': 'last_loaded_at', 'kind': 'loaded_after'}},
     )
 }}

@@ -1,4 +1,8 @@
-{{ config(**change_scope_config('person_scope')) }}
+{#- indexes: the keys, unique (person_sk's hash collision fails the insert that makes it,
+    whichever person it collides with; the strategy's delete finds persons by person_key) -#}
+{{ config(**change_scope_config('person_scope', indexes=[
+    {'columns': ['person_key'], 'unique': true}, {'columns': ['person_sk'], 'unique': true},
+])) }}
 
 {#-
     One row per person (person_key), merging duplicate EHRs (same ID number) per spec §6:

@@ -1,6 +1,9 @@
-{#- indexes: an incremental person-window model reads the records of the persons in its scope
-    and the records dated between two cut-offs (change_scope_persons) -#}
+{#- indexes: the key (unique: PostgreSQL rejects a second row of a record; the incremental
+    delete finds the replaced rows through it); an incremental person-window model reads the
+    records of the persons in its scope and the records dated between two cut-offs
+    (change_scope_persons) -#}
 {{ config(**change_scope_config('record_scope', indexes=[
+    {'columns': ['entity', 'record_id'], 'unique': true},
     {'columns': ['person_key']}, {'columns': ['service_date']},
 ])) }}
 

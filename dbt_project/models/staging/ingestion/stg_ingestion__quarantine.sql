@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(materialized='table', indexes=[{'columns': ['quarantine_id'], 'unique': true}]) }}
 
 {#-
     Staging: the ingestion's quarantine without its payloads (they hold names and ID numbers):

@@ -1,4 +1,6 @@
-{{ config(materialized='table') }}
+{{ config(materialized='table', indexes=[
+    {'columns': ['entity', 'record_id', 'field'], 'unique': true},
+]) }}
 
 {#-
     Staging: the field issues of every platform entity, one row per (entity, record_id, field).
