@@ -30,8 +30,7 @@
         cost dbt its partial parse). The tested model's meta `tests_scope` names the column:
         {column: c, kind: loaded_after} keeps the rows whose c is after the run's lower bound
         (the previous build's window start: rows loaded since, which the run wrote); the
-        staging folder's incremental tables default to loaded_at (the raw row's); a test whose
-        own meta says `tests_scope: whole_table` checks every row. A view is
+        staging folder's incremental tables default to loaded_at (the raw row's). A view is
         scoped only by an explicit tests_scope (stg_platform__record_versions: the raw
         versions loaded since, which is what the run added to it). -#}
     {%- if not execute or flags.FULL_REFRESH -%}
@@ -39,10 +38,6 @@
     {%- endif -%}
     {%- set after = env_var('PHW_TESTS_LOADED_AFTER', '') -%}
     {%- set tested = graph.nodes.get(model.get('attached_node') or '') -%}
-    {%- if (config.get('meta') or {}).get('tests_scope') == 'whole_table' -%}
-        {#- a test whose rule spans old and new rows (a hash collision with any person) -#}
-        {{ return('') }}
-    {%- endif -%}
     {%- if not after or tested is none
         or tested.config.materialized not in ('incremental', 'view') -%}
         {{ return('') }}

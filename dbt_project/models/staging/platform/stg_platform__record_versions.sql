@@ -1,5 +1,6 @@
 {{ config(
     materialized='view',
+    indexes=[],
     meta={'tests_scope': {'column': 'loaded_at', 'kind': 'loaded_after'}},
 ) }}
 

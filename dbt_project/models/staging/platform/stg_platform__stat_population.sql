@@ -1,4 +1,4 @@
-{{ config(materialized='view') }}
+{{ config(materialized='view', indexes=[]) }}
 
 {#-
     Staging: official resident population (常住人口) of the statistics bureau by year, township,
