@@ -60,6 +60,46 @@ def test_dbt_docs_generate_works(warehouse_settings, built) -> None:
     assert len(marts) >= 6
 
 
+def test_table_models_enforce_their_declared_not_null_columns(built, admin_dsn) -> None:
+    """Every table model without an enforced contract runs the post-hook
+    set_not_null_constraints: each column its yml declares not_null is a NOT NULL column in
+    PostgreSQL (and no other column is), so a null is rejected as it goes in."""
+    import json
+
+    target, _ = built
+    manifest = json.loads((target / "manifest.json").read_text())
+    declared: dict[tuple[str, str], set[str]] = {}
+    for node in manifest["nodes"].values():
+        config = node.get("config", {})
+        if node["resource_type"] != "model" or config["materialized"] not in (
+            "table",
+            "incremental",
+        ):
+            continue
+        if config.get("contract", {}).get("enforced") or not config.get("enabled", True):
+            continue
+        declared[(node["schema"], node["alias"])] = {
+            c["name"]
+            for c in node["columns"].values()
+            if any(k["type"] == "not_null" for k in c.get("constraints", []))
+        }
+    with psycopg.connect(admin_dsn) as conn:
+        rows = conn.execute(
+            "select n.nspname, c.relname, a.attname from pg_attribute as a"
+            " join pg_class as c on c.oid = a.attrelid"
+            " join pg_namespace as n on n.oid = c.relnamespace"
+            " where a.attnum > 0 and not a.attisdropped and a.attnotnull"
+            " and n.nspname in ('staging', 'intermediate')"
+        ).fetchall()
+        not_null: dict[tuple[str, str], set[str]] = {}
+        for schema, table, column in rows:
+            not_null.setdefault((schema, table), set()).add(column)
+        assert {k: not_null.get(k, set()) for k in declared} == declared
+        assert sum(bool(v) for v in declared.values()) > 30
+        with pytest.raises(psycopg.errors.NotNullViolation, match="record_id"):
+            conn.execute("insert into staging.stg_platform__deaths (record_id) values (null)")
+
+
 def test_not_null_columns_fails_with_each_null_column(built, warehouse_settings, admin_dsn) -> None:
     """The model-level not-null test (macros/generic_tests/not_null_columns.sql) passes on the
     built seed entity_names, whose two columns declare a not_null constraint, and fails on

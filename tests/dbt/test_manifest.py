@@ -246,10 +246,22 @@ def test_every_table_model_has_a_tested_or_enforced_key(manifest: dict) -> None:
     assert missing == []
 
 
-def test_not_null_columns_are_declared_as_constraints_and_tested_once(manifest: dict) -> None:
-    """A not-null column of a model or seed declares a not_null constraint; nodes without an
-    enforced contract (PostgreSQL does not check the constraint there) have one model-level
-    not_null_columns test that checks them all, and no per-column not_null test; a
+def _not_null_enforced(node: dict) -> bool:
+    """PostgreSQL enforces the node's declared not_null constraints: an enforced contract, or a
+    table model, whose post-hook set_not_null_constraints makes them NOT NULL columns."""
+    if _enforced(node):
+        return True
+    return node["resource_type"] == "model" and node["config"]["materialized"] in (
+        "table",
+        "incremental",
+    )
+
+
+def test_not_null_columns_are_declared_as_constraints_and_checked_once(manifest: dict) -> None:
+    """A not-null column of a model or seed declares a not_null constraint. PostgreSQL
+    enforces it on a table (an enforced contract, or the post-hook set_not_null_constraints,
+    which every table model runs): no data test checks it again. A view or seed has one
+    model-level not_null_columns test that checks them all, and no per-column not_null test; a
     not_null_columns test is only attached where it has something to check. A conditional
     not-null (a not_null test with a `where`) stays a test of its own."""
     tested: dict[str, list[str]] = {}  # node -> generic tests attached to it
@@ -262,6 +274,7 @@ def test_not_null_columns_are_declared_as_constraints_and_tested_once(manifest: 
         if meta.get("name") == "not_null" and not node["config"].get("where"):
             per_column.append(node["attached_node"])
     gaps = []
+    enforced_declared = 0
     for uid, node in manifest["nodes"].items():
         if node["resource_type"] not in ("model", "seed"):
             continue
@@ -271,14 +284,21 @@ def test_not_null_columns_are_declared_as_constraints_and_tested_once(manifest: 
             if any(k["type"] == "not_null" for k in c.get("constraints", []))
         ]
         checks = tested.get(uid, []).count("not_null_columns")
-        if _enforced(node):
-            continue  # PostgreSQL checks them (test_enforced_constraints_are_not_also_tested)
-        if checks != (1 if declared else 0):
+        if _not_null_enforced(node):
+            enforced_declared += bool(declared)
+            expected = 0
+            hooks = " ".join(h["sql"] for h in node["config"].get("post-hook", []))
+            if not _enforced(node) and "set_not_null_constraints()" not in hooks:
+                gaps.append((node["name"], "no set_not_null_constraints post-hook"))
+        else:
+            expected = 1 if declared else 0
+        if checks != expected:
             gaps.append((node["name"], len(declared), checks))
         if uid in per_column:
             gaps.append((node["name"], "per-column not_null test"))
     assert gaps == []
-    assert len(tested) > 50 and sum(v.count("not_null_columns") for v in tested.values()) > 50
+    assert enforced_declared > 50
+    assert sum(v.count("not_null_columns") for v in tested.values()) > 10
 
 
 def test_enforced_constraints_are_not_also_tested(manifest: dict) -> None:
@@ -324,7 +344,7 @@ def test_unique_indexes_are_not_also_tested(manifest: dict) -> None:
 def test_unique_indexes_are_on_not_null_columns(manifest: dict) -> None:
     """A unique index lets rows through whose key has a null (nulls are distinct there), where
     a unique test groups them: each column of a table's unique index is declared not null
-    (checked by not_null_columns or an enforced contract)."""
+    (a NOT NULL column: an enforced contract or the post-hook set_not_null_constraints)."""
     nullable = []
     for model in _models(manifest):
         if model["config"]["materialized"] not in ("table", "incremental"):

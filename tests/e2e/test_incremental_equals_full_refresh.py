@@ -562,13 +562,14 @@ def test_planned_daily_build_with_scoped_tests_equals_a_full_refresh(
     bound = f"timestamptz '{plan.tests_loaded_after}'"
     scoped = {r["unique_id"] for r in results if bound in (r.get("compiled_code") or "")}
     assert any("_stg_platform__residents_" in t for t in scoped), sorted(scoped)[:5]
-    assert any("_int_person_changes_" in t for t in scoped), sorted(scoped)[:5]
+    # its declared not-null columns are NOT NULL columns (set_not_null_constraints): no test
+    assert not any("_int_person_changes_" in r["unique_id"] for r in results)
     # the view over every raw version: its tests read only the versions loaded since
     assert any("_stg_platform__record_versions_" in t for t in scoped), sorted(scoped)[:5]
     assert not any("fct_indicator_values" in t for t in scoped)  # marts: every row
     # the person-scoped tables' tests read the rows the run wrote; their keys are unique
     # indexes, which a person_sk hash collision with any other person fails as it goes in
-    assert any(t.startswith("test.public_health.not_null_columns_int_persons") for t in scoped)
+    assert any(t.startswith("test.public_health.accepted_values_int_persons_") for t in scoped)
     assert any("_int_service_records_" in t for t in scoped), sorted(scoped)[:5]
     with psycopg.connect(admin_dsn) as conn:
         unique_keys = conn.execute(
@@ -578,7 +579,20 @@ def test_planned_daily_build_with_scoped_tests_equals_a_full_refresh(
             " where i.indisunique and i.indrelid = 'intermediate.int_persons'::regclass"
             " group by i.indexrelid"
         ).fetchall()
+        # the incremental tables, built by the first full build, keep their NOT NULL columns
+        not_null = conn.execute(
+            "select attrelid::regclass::text, attname from pg_attribute where attnotnull"
+            " and attrelid in ('intermediate.int_person_changes'::regclass,"
+            " 'staging.stg_platform__residents'::regclass)"
+            " and attname in ('person_key', 'last_loaded_at', 'record_id', 'loaded_at')"
+        ).fetchall()
     assert sorted(unique_keys) == [("{person_key}",), ("{person_sk}",)]
+    assert sorted(not_null) == [
+        ("intermediate.int_person_changes", "last_loaded_at"),
+        ("intermediate.int_person_changes", "person_key"),
+        ("staging.stg_platform__residents", "person_key"),
+        ("staging.stg_platform__residents", "record_id"),
+    ]
     incremental = {t: _rows(admin_dsn, t, k) for t, k in INCREMENTAL_TABLES.items()}
     incremental_marts = mart_rows(admin_dsn, "marts")
     assert incremental_marts["fct_indicator_values"]

@@ -41,15 +41,22 @@ where v.null_rows > 0
     {%- if tested is none -%}
         {{ exceptions.raise_compiler_error('not_null_columns: attach it to a model') }}
     {%- endif -%}
-    {%- set columns = [] -%}
-    {%- for column in tested.columns.values() -%}
-        {%- if column.constraints | selectattr('type', 'equalto', 'not_null') | list -%}
-            {%- do columns.append(column.name) -%}
-        {%- endif -%}
-    {%- endfor -%}
+    {%- set columns = declared_not_null_columns(tested) -%}
     {%- if not columns -%}
         {{ exceptions.raise_compiler_error(
             'not_null_columns: ' ~ tested.name ~ ' declares no not_null constraint') }}
     {%- endif -%}
+    {{ return(columns) }}
+{%- endmacro %}
+
+{% macro declared_not_null_columns(node) -%}
+    {#- The names of the columns of `node` (a model or seed of the graph) whose yml declares a
+        not_null constraint -#}
+    {%- set columns = [] -%}
+    {%- for column in node.columns.values() -%}
+        {%- if column.constraints | selectattr('type', 'equalto', 'not_null') | list -%}
+            {%- do columns.append(column.name) -%}
+        {%- endif -%}
+    {%- endfor -%}
     {{ return(columns) }}
 {%- endmacro %}

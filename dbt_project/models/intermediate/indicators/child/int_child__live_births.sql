@@ -1,8 +1,8 @@
-{#- no nested loops: the joins on record_id and on the mother are estimated at a few rows
+{#- without_nested_loops(): the joins on record_id and on the mother are estimated at a few rows
     (the planner takes the record ids of every entity in int_service_records for those of
     one), and a nested loop over them compares every delivery with every visit (0.6 s at
     100,000 residents, growing with the square of the births; hash joins: 0.06 s) -#}
-{{ config(materialized='table', pre_hook='set local enable_nestloop = off') }}
+{{ config(materialized='table', pre_hook=without_nested_loops()) }}
 
 {#-
     CH_NEWBORN_VISIT cohort (spec §2 Children): one row per live birth.

@@ -1,10 +1,10 @@
 {{ config(**person_window_config()) }}
-{#- no nested loops: the follow-ups per window are estimated at a few rows, and with the
+{#- without_nested_loops(): the follow-ups per window are estimated at a few rows, and with the
     staging tables' key indexes the planner joined them to every registry row in a nested loop
     that re-sorted them each time (a one-day scope of 4,335 persons at 600,000 residents:
     8.3 s; with hash joins 0.27 s, and 0.79 s before the indexes; a full build 2.3 s either
     way) -#}
-{{ config(pre_hook='set local enable_nestloop = off') }}
+{{ config(pre_hook=without_nested_loops()) }}
 
 {#-
     Severe mental disorders (spec §2 Chronic disease): one row per merged person x reporting
