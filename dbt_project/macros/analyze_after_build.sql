@@ -8,7 +8,8 @@
         truncated and refilled, their statistics no longer describe them; at 600 k a model
         reading such a table once took 455 s instead of 4). A table no model reads (a mart
         only Superset, the exports and the quality gate read) is left to autovacuum: its
-        readers come after the build, and filter or scan small tables. -#}
+        readers come after the build, and filter or scan small tables. Otherwise it renders
+        nothing, and dbt runs no statement for it. -#}
     {%- set materialized = config.get('materialized') -%}
     {%- set recomputed = '_mode: full' in (model.compiled_code or '') -%}
     {%- set rebuilt = materialized == 'incremental' and (not is_incremental() or recomputed) -%}
@@ -21,7 +22,5 @@
     {%- endif -%}
     {%- if execute and read.by_model and (materialized == 'table' or rebuilt) -%}
         analyze {{ this }}
-    {%- else -%}
-        select 1
     {%- endif -%}
 {%- endmacro %}

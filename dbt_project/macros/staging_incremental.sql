@@ -14,7 +14,8 @@
 {%- endmacro %}
 
 {% macro staging_delete_tombstoned(entity) -%}
-    {#- pre-hook: records deleted on the platform since the last run leave the staging table -#}
+    {#- pre-hook: records deleted on the platform since the last run leave the staging table
+        (nothing to render, so no statement, when the table is built from scratch) -#}
     {%- if this is not none and is_incremental() -%}
         delete from {{ this }}
         where record_id in (
@@ -25,8 +26,6 @@
                 and tombstone.is_deleted
                 and tombstone.loaded_at > {{ loaded_since_last_run('loaded_at') }}
         )
-    {%- else -%}
-        select 1
     {%- endif -%}
 {%- endmacro %}
 

@@ -60,15 +60,17 @@ def test_dbt_docs_generate_works(warehouse_settings, built) -> None:
     assert len(marts) >= 6
 
 
-def test_table_models_enforce_their_declared_not_null_columns(built, admin_dsn) -> None:
-    """Every table model without an enforced contract runs the post-hook
-    set_not_null_constraints: each column its yml declares not_null is a NOT NULL column in
-    PostgreSQL (and no other column is), so a null is rejected as it goes in."""
+def test_table_models_enforce_their_declared_constraints(built, admin_dsn) -> None:
+    """Every table model without an enforced contract runs the post-hook enforce_constraints:
+    each column its yml declares not_null is a NOT NULL column in PostgreSQL and each declared
+    check a CHECK constraint named after its column and expression (and nothing else), so a
+    null or a value outside the accepted ones is rejected as it goes in."""
+    import hashlib
     import json
 
     target, _ = built
     manifest = json.loads((target / "manifest.json").read_text())
-    declared: dict[tuple[str, str], set[str]] = {}
+    declared: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
     for node in manifest["nodes"].values():
         config = node.get("config", {})
         if node["resource_type"] != "model" or config["materialized"] not in (
@@ -78,26 +80,44 @@ def test_table_models_enforce_their_declared_not_null_columns(built, admin_dsn) 
             continue
         if config.get("contract", {}).get("enforced") or not config.get("enabled", True):
             continue
-        declared[(node["schema"], node["alias"])] = {
-            c["name"]
-            for c in node["columns"].values()
-            if any(k["type"] == "not_null" for k in c.get("constraints", []))
-        }
+        columns = node["columns"].values()
+        declared[(node["schema"], node["alias"])] = (
+            {c["name"] for c in columns if any(k["type"] == "not_null" for k in c["constraints"])},
+            {
+                f"{c['name']}_check_{hashlib.md5(k['expression'].encode()).hexdigest()[:8]}"
+                for c in columns
+                for k in c["constraints"]
+                if k["type"] == "check"
+            },
+        )
     with psycopg.connect(admin_dsn) as conn:
         rows = conn.execute(
-            "select n.nspname, c.relname, a.attname from pg_attribute as a"
+            "select n.nspname, c.relname, 'not_null', a.attname from pg_attribute as a"
             " join pg_class as c on c.oid = a.attrelid"
             " join pg_namespace as n on n.oid = c.relnamespace"
             " where a.attnum > 0 and not a.attisdropped and a.attnotnull"
             " and n.nspname in ('staging', 'intermediate')"
+            " union all select n.nspname, c.relname, 'check', k.conname from pg_constraint as k"
+            " join pg_class as c on c.oid = k.conrelid"
+            " join pg_namespace as n on n.oid = c.relnamespace"
+            " where k.contype = 'c' and n.nspname in ('staging', 'intermediate')"
         ).fetchall()
-        not_null: dict[tuple[str, str], set[str]] = {}
-        for schema, table, column in rows:
-            not_null.setdefault((schema, table), set()).add(column)
-        assert {k: not_null.get(k, set()) for k in declared} == declared
-        assert sum(bool(v) for v in declared.values()) > 30
+        built_constraints: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
+        for schema, table, kind, name in rows:
+            entry = built_constraints.setdefault((schema, table), (set(), set()))
+            entry[0 if kind == "not_null" else 1].add(name)
+        assert {k: built_constraints.get(k, (set(), set())) for k in declared} == declared
+        assert sum(bool(v[0]) for v in declared.values()) > 30
+        assert sum(len(v[1]) for v in declared.values()) > 20
         with pytest.raises(psycopg.errors.NotNullViolation, match="record_id"):
             conn.execute("insert into staging.stg_platform__deaths (record_id) values (null)")
+        conn.rollback()
+        table = "staging.stg_platform__htn_followups"
+        for column in declared[("staging", "stg_platform__htn_followups")][0]:
+            conn.execute(f'alter table {table} alter column "{column}" drop not null')
+        with pytest.raises(psycopg.errors.CheckViolation, match="followup_mode_check_"):
+            conn.execute(f"insert into {table} (followup_mode) values ('letter')")
+        conn.rollback()
 
 
 def test_not_null_columns_fails_with_each_null_column(built, warehouse_settings, admin_dsn) -> None:

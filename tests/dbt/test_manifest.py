@@ -246,9 +246,9 @@ def test_every_table_model_has_a_tested_or_enforced_key(manifest: dict) -> None:
     assert missing == []
 
 
-def _not_null_enforced(node: dict) -> bool:
-    """PostgreSQL enforces the node's declared not_null constraints: an enforced contract, or a
-    table model, whose post-hook set_not_null_constraints makes them NOT NULL columns."""
+def _constraints_enforced(node: dict) -> bool:
+    """PostgreSQL enforces the node's declared not_null and check constraints: an enforced
+    contract, or a table model, whose post-hook enforce_constraints adds them."""
     if _enforced(node):
         return True
     return node["resource_type"] == "model" and node["config"]["materialized"] in (
@@ -259,7 +259,7 @@ def _not_null_enforced(node: dict) -> bool:
 
 def test_not_null_columns_are_declared_as_constraints_and_checked_once(manifest: dict) -> None:
     """A not-null column of a model or seed declares a not_null constraint. PostgreSQL
-    enforces it on a table (an enforced contract, or the post-hook set_not_null_constraints,
+    enforces it on a table (an enforced contract, or the post-hook enforce_constraints,
     which every table model runs): no data test checks it again. A view or seed has one
     model-level not_null_columns test that checks them all, and no per-column not_null test; a
     not_null_columns test is only attached where it has something to check. A conditional
@@ -284,12 +284,12 @@ def test_not_null_columns_are_declared_as_constraints_and_checked_once(manifest:
             if any(k["type"] == "not_null" for k in c.get("constraints", []))
         ]
         checks = tested.get(uid, []).count("not_null_columns")
-        if _not_null_enforced(node):
+        if _constraints_enforced(node):
             enforced_declared += bool(declared)
             expected = 0
             hooks = " ".join(h["sql"] for h in node["config"].get("post-hook", []))
-            if not _enforced(node) and "set_not_null_constraints()" not in hooks:
-                gaps.append((node["name"], "no set_not_null_constraints post-hook"))
+            if not _enforced(node) and "enforce_constraints()" not in hooks:
+                gaps.append((node["name"], "no enforce_constraints post-hook"))
         else:
             expected = 1 if declared else 0
         if checks != expected:
@@ -299,6 +299,26 @@ def test_not_null_columns_are_declared_as_constraints_and_checked_once(manifest:
     assert gaps == []
     assert enforced_declared > 50
     assert sum(v.count("not_null_columns") for v in tested.values()) > 10
+
+
+def test_accepted_values_on_tables_are_check_constraints(manifest: dict) -> None:
+    """A table's accepted values are declared once, as a check constraint in its yml, which
+    PostgreSQL enforces (dbt's DDL for a contract, else the post-hook enforce_constraints): no
+    accepted_values test re-reads a table; views and seeds keep theirs."""
+    tested_tables = []
+    for node in manifest["nodes"].values():
+        meta = node.get("test_metadata") or {}
+        model = manifest["nodes"].get(node.get("attached_node") or "", {})
+        if meta.get("name") == "accepted_values" and _constraints_enforced(model):
+            tested_tables.append(node["name"])
+    assert tested_tables == []
+    checks = [
+        (m["name"], name)
+        for m in _models(manifest)
+        for name, column in m["columns"].items()
+        if any(c["type"] == "check" for c in column.get("constraints", []))
+    ]
+    assert len(checks) > 25
 
 
 def test_enforced_constraints_are_not_also_tested(manifest: dict) -> None:
@@ -344,7 +364,7 @@ def test_unique_indexes_are_not_also_tested(manifest: dict) -> None:
 def test_unique_indexes_are_on_not_null_columns(manifest: dict) -> None:
     """A unique index lets rows through whose key has a null (nulls are distinct there), where
     a unique test groups them: each column of a table's unique index is declared not null
-    (a NOT NULL column: an enforced contract or the post-hook set_not_null_constraints)."""
+    (a NOT NULL column: an enforced contract or the post-hook enforce_constraints)."""
     nullable = []
     for model in _models(manifest):
         if model["config"]["materialized"] not in ("table", "incremental"):

@@ -561,16 +561,18 @@ def test_planned_daily_build_with_scoped_tests_equals_a_full_refresh(
     # the data tests of the incremental models check the rows loaded since the last build
     bound = f"timestamptz '{plan.tests_loaded_after}'"
     scoped = {r["unique_id"] for r in results if bound in (r.get("compiled_code") or "")}
-    assert any("_stg_platform__residents_" in t for t in scoped), sorted(scoped)[:5]
-    # its declared not-null columns are NOT NULL columns (set_not_null_constraints): no test
-    assert not any("_int_person_changes_" in r["unique_id"] for r in results)
+    # the staging tables', int_person_changes' and int_service_records' not-null columns,
+    # accepted values and keys are PostgreSQL's constraints and unique indexes: no data test
+    tested = {r["unique_id"] for r in results if r["unique_id"].startswith("test.")}
+    assert not any("_stg_platform__residents_" in t for t in tested), sorted(tested)
+    assert not any("_int_person_changes_" in t for t in tested), sorted(tested)
     # the view over every raw version: its tests read only the versions loaded since
     assert any("_stg_platform__record_versions_" in t for t in scoped), sorted(scoped)[:5]
     assert not any("fct_indicator_values" in t for t in scoped)  # marts: every row
     # the person-scoped tables' tests read the rows the run wrote; their keys are unique
     # indexes, which a person_sk hash collision with any other person fails as it goes in
-    assert any(t.startswith("test.public_health.accepted_values_int_persons_") for t in scoped)
-    assert any("_int_service_records_" in t for t in scoped), sorted(scoped)[:5]
+    assert any(t.startswith("test.public_health.relationships_int_persons_") for t in scoped)
+    assert not any("_int_service_records_" in t for t in tested), sorted(tested)
     with psycopg.connect(admin_dsn) as conn:
         unique_keys = conn.execute(
             "select array_agg(a.attname order by k.ord)::text from pg_index as i"
@@ -586,6 +588,11 @@ def test_planned_daily_build_with_scoped_tests_equals_a_full_refresh(
             " 'staging.stg_platform__residents'::regclass)"
             " and attname in ('person_key', 'last_loaded_at', 'record_id', 'loaded_at')"
         ).fetchall()
+        # and their check constraints, once each (the incremental run added none)
+        checks = conn.execute(
+            "select conname from pg_constraint where contype = 'c'"
+            " and conrelid = 'intermediate.int_persons'::regclass"
+        ).fetchall()
     assert sorted(unique_keys) == [("{person_key}",), ("{person_sk}",)]
     assert sorted(not_null) == [
         ("intermediate.int_person_changes", "last_loaded_at"),
@@ -593,6 +600,7 @@ def test_planned_daily_build_with_scoped_tests_equals_a_full_refresh(
         ("staging.stg_platform__residents", "person_key"),
         ("staging.stg_platform__residents", "record_id"),
     ]
+    assert sorted(c[:-9] for (c,) in checks) == ["attribution_method_check", "sex_code_check"]
     incremental = {t: _rows(admin_dsn, t, k) for t, k in INCREMENTAL_TABLES.items()}
     incremental_marts = mart_rows(admin_dsn, "marts")
     assert incremental_marts["fct_indicator_values"]
