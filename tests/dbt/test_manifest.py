@@ -301,17 +301,41 @@ def test_not_null_columns_are_declared_as_constraints_and_checked_once(manifest:
     assert sum(v.count("not_null_columns") for v in tested.values()) > 10
 
 
-def test_accepted_values_on_tables_are_check_constraints(manifest: dict) -> None:
-    """A table's accepted values are declared once, as a check constraint in its yml, which
-    PostgreSQL enforces (dbt's DDL for a contract, else the post-hook enforce_constraints): no
-    accepted_values test re-reads a table; views and seeds keep theirs."""
-    tested_tables = []
+def test_what_postgresql_enforces_is_not_also_tested(manifest: dict) -> None:
+    """Declared once: what PostgreSQL checks as the rows go in is not checked again by a data
+    test (each would be one more node in every build) — on a table (an enforced contract, or
+    the post-hook enforce_constraints) a column's not_null, unique or primary_key constraint
+    and its accepted values (a check constraint), and a unique index's columns (config
+    `indexes`)."""
+    repeats = {"not_null": {"not_null", "primary_key"}, "unique": {"unique", "primary_key"}}
+    repeated = []
     for node in manifest["nodes"].values():
         meta = node.get("test_metadata") or {}
         model = manifest["nodes"].get(node.get("attached_node") or "", {})
-        if meta.get("name") == "accepted_values" and _constraints_enforced(model):
-            tested_tables.append(node["name"])
-    assert tested_tables == []
+        name = meta.get("name")
+        if node["resource_type"] != "test" or node["config"].get("where") or not model:
+            continue
+        if not _constraints_enforced(model):
+            continue
+        if name == "accepted_values":
+            repeated.append(node["name"])
+        if name in repeats:
+            column = model["columns"].get(node["column_name"], {})
+            declared = {c["type"] for c in column.get("constraints", [])}
+            # without a contract, enforce_constraints applies not_null (and checks) only
+            enforced = declared if _enforced(model) else declared & {"not_null"}
+            if repeats[name] & enforced:
+                repeated.append(node["name"])
+        if name == "unique":
+            keys = [node["column_name"]]
+        elif name == "unique_combination_of_columns":
+            keys = list(meta["kwargs"]["combination_of_columns"])
+        else:
+            keys = []
+        if keys and sorted(keys) in [sorted(c) for c in _unique_indexes(model)]:
+            repeated.append(node["name"])
+    assert repeated == []
+    assert sum(bool(_unique_indexes(m)) for m in _models(manifest)) > 20
     checks = [
         (m["name"], name)
         for m in _models(manifest)
@@ -319,46 +343,6 @@ def test_accepted_values_on_tables_are_check_constraints(manifest: dict) -> None
         if any(c["type"] == "check" for c in column.get("constraints", []))
     ]
     assert len(checks) > 25
-
-
-def test_enforced_constraints_are_not_also_tested(manifest: dict) -> None:
-    """Declared once: on a model whose contract is enforced, a column's not_null, unique or
-    primary_key constraint is checked by PostgreSQL as the rows go in, so no plain not_null or
-    unique data test repeats it (each would be one more node in every build)."""
-    enforces = {"not_null": {"not_null", "primary_key"}, "unique": {"unique", "primary_key"}}
-    repeated = []
-    for node in manifest["nodes"].values():
-        meta = node.get("test_metadata") or {}
-        model = manifest["nodes"].get(node.get("attached_node") or "", {})
-        if meta.get("name") not in enforces or node["config"].get("where"):
-            continue
-        if not _enforced(model):
-            continue
-        column = model["columns"].get(node["column_name"], {})
-        if enforces[meta["name"]] & {c["type"] for c in column.get("constraints", [])}:
-            repeated.append(node["name"])
-    assert repeated == []
-
-
-def test_unique_indexes_are_not_also_tested(manifest: dict) -> None:
-    """Declared once: a unique index (config `indexes`) rejects a duplicate key as the rows go
-    in, so no unique or unique_combination_of_columns test checks the same columns again."""
-    repeated = []
-    for node in manifest["nodes"].values():
-        meta = node.get("test_metadata") or {}
-        model = manifest["nodes"].get(node.get("attached_node") or "", {})
-        if node["resource_type"] != "test" or node["config"].get("where"):
-            continue
-        if meta.get("name") == "unique":
-            columns = [node["column_name"]]
-        elif meta.get("name") == "unique_combination_of_columns":
-            columns = list(meta["kwargs"]["combination_of_columns"])
-        else:
-            continue
-        if sorted(columns) in [sorted(c) for c in _unique_indexes(model)]:
-            repeated.append(node["name"])
-    assert repeated == []
-    assert sum(bool(_unique_indexes(m)) for m in _models(manifest)) > 20
 
 
 def test_unique_indexes_are_on_not_null_columns(manifest: dict) -> None:

@@ -236,22 +236,29 @@ def test_definitions_read_the_code_not_how_dbt_last_compiled_it() -> None:
         assert sel.definitions(named)[f"model.{P}.int_z"] != before, strategy
 
 
-def test_an_enforced_contract_is_part_of_the_definition() -> None:
-    """PostgreSQL applies a contract's constraints and types when dbt creates the table: a
-    changed constraint changes the fingerprint where the contract is enforced, not elsewhere
-    (declared constraints then only feed data tests)."""
+def test_constraints_postgresql_applies_are_part_of_the_definition() -> None:
+    """PostgreSQL applies a contract's constraints and types when dbt creates the table, and a
+    table's declared not_null and check constraints through the post-hook enforce_constraints:
+    a changed constraint changes those tables' fingerprints, not a view's (its constraints only
+    feed data tests); a column type changes only the contract's."""
     base = _manifest()
-    for name in ("int_z", "int_x"):
-        base["nodes"][f"model.{P}.{name}"]["columns"] = {
-            "d": {"name": "d", "data_type": "date", "constraints": []}
-        }
-    base["nodes"][f"model.{P}.int_z"]["config"]["contract"] = {"enforced": True}
+    base["nodes"][f"model.{P}.int_x"]["config"]["materialized"] = "view"
+    tables = (f"model.{P}.int_z", f"model.{P}.int_y")  # a contract; a table without one
+    for uid in (*tables, f"model.{P}.int_x"):
+        base["nodes"][uid]["columns"] = {"d": {"name": "d", "data_type": "date", "constraints": []}}
+    base["nodes"][tables[0]]["config"]["contract"] = {"enforced": True}
     fingerprints = sel.definitions(base)
-    for name in ("int_z", "int_x"):
-        base["nodes"][f"model.{P}.{name}"]["columns"]["d"]["constraints"] = [{"type": "not_null"}]
+    for kind in ({"type": "not_null"}, {"type": "check", "expression": "d > date '2024-01-01'"}):
+        changed = copy.deepcopy(base)
+        for uid in (*tables, f"model.{P}.int_x"):
+            changed["nodes"][uid]["columns"]["d"]["constraints"] = [kind]
+        now = sel.definitions(changed)
+        assert [now[uid] != fingerprints[uid] for uid in tables] == [True, True], kind
+        assert now[f"model.{P}.int_x"] == fingerprints[f"model.{P}.int_x"], kind
+    for uid in (*tables, f"model.{P}.int_x"):
+        base["nodes"][uid]["columns"]["d"]["data_type"] = "timestamp"
     now = sel.definitions(base)
-    assert now[f"model.{P}.int_z"] != fingerprints[f"model.{P}.int_z"]
-    assert now[f"model.{P}.int_x"] == fingerprints[f"model.{P}.int_x"]
+    assert [now[uid] != fingerprints[uid] for uid in tables] == [True, False]
 
 
 def test_a_missing_relation_left_out_makes_a_full_build() -> None:

@@ -233,8 +233,8 @@ def source_tables(manifest: Mapping[str, Any]) -> list[SourceTable]:
 
 def definitions(manifest: Mapping[str, Any]) -> dict[str, str]:
     """A fingerprint of every enabled model's and seed's definition: its file's checksum, its
-    raw code and config, its contract (constraints and column types: PostgreSQL applies them
-    when the table is created), and the code of every macro it calls, transitively
+    raw code and config, the constraints PostgreSQL applies to its table (`_constraints`), and
+    the code of every macro it calls, transitively
     (`MacroCalls`; dbt's own macros too, so a dbt upgrade changes them all)."""
     calls = MacroCalls(manifest)
     return {
@@ -242,7 +242,7 @@ def definitions(manifest: Mapping[str, Any]) -> dict[str, str]:
             json.dumps(node.get("checksum", {}), sort_keys=True),
             node.get("raw_code", ""),
             json.dumps(node.get("config", {}), sort_keys=True, default=str),
-            json.dumps(_contract(node), sort_keys=True, default=str),
+            json.dumps(_constraints(node), sort_keys=True, default=str),
             *(calls.macros[m].get("macro_sql", "") for m in calls.called(node)),
         )
         for uid, node in manifest["nodes"].items()
@@ -251,16 +251,27 @@ def definitions(manifest: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def _contract(node: Mapping[str, Any]) -> list[Any]:
-    """What an enforced contract makes of the table (nothing when it is not enforced: the
-    declared constraints then only feed data tests)."""
-    if not node.get("config", {}).get("contract", {}).get("enforced"):
-        return []
+def _constraints(node: Mapping[str, Any]) -> list[Any]:
+    """What PostgreSQL makes of the declared constraints: an enforced contract's constraints
+    and column types (dbt's DDL), a table's not_null and check constraints without a contract
+    (the post-hook enforce_constraints); nothing on a view or seed, where they only feed data
+    tests."""
+    config = node.get("config", {})
     columns = node.get("columns", {})
-    return [
-        node.get("constraints", []),
-        {name: [c.get("data_type"), c.get("constraints", [])] for name, c in columns.items()},
-    ]
+    if config.get("contract", {}).get("enforced"):
+        return [
+            node.get("constraints", []),
+            {name: [c.get("data_type"), c.get("constraints", [])] for name, c in columns.items()},
+        ]
+    if node.get("resource_type") == "model" and config.get("materialized") in (
+        "table",
+        "incremental",
+    ):
+        return [
+            node.get("constraints", []),
+            {name: c.get("constraints", []) for name, c in columns.items()},
+        ]
+    return []
 
 
 def _digest(*parts: str) -> str:
