@@ -17,13 +17,15 @@
     {%- if execute and materialized in ('table', 'incremental') and not contracted -%}
         {%- set not_null = declared_not_null_columns(model) -%}
         {%- set checks = declared_check_constraints(model) -%}
-        {%- if not_null or checks -%}
+        {#- a new table holds no constraint: nothing to read when nothing is declared -#}
+        {%- if not_null or checks or materialized == 'incremental' -%}
+            {%- set relation = (this | string) | replace("'", "''") -%}
             {%- set existing = run_query(
                 "select 'not_null', a.attname from pg_attribute as a"
-                ~ " where a.attrelid = '" ~ this ~ "'::regclass and a.attnum > 0"
+                ~ " where a.attrelid = '" ~ relation ~ "'::regclass and a.attnum > 0"
                 ~ " and not a.attisdropped and a.attnotnull"
                 ~ " union all select 'check', c.conname from pg_constraint as c"
-                ~ " where c.conrelid = '" ~ this ~ "'::regclass and c.contype = 'c'"
+                ~ " where c.conrelid = '" ~ relation ~ "'::regclass and c.contype = 'c'"
             ).rows -%}
             {%- set has_not_null, has_check = [], [] -%}
             {%- for kind, name in existing -%}
@@ -53,9 +55,9 @@
 
 {% macro declared_check_constraints(node) -%}
     {#- {name: expression} of the check constraints the yml of `node` declares, on its columns
-        and on the model. A constraint without a name is named after its column (or 'check')
-        and the first 8 hex digits of its expression's md5, so that a changed expression is a
-        new constraint, which enforce_constraints adds while it drops the old one. -#}
+        and on the model. Each is named after its `name`, else its column (or 'check'), and the
+        first 8 hex digits of its expression's md5, so that a changed expression is a new
+        constraint, which enforce_constraints adds while it drops the old one. -#}
     {%- set checks = {} -%}
     {%- set declared = [] -%}
     {%- for column in node.columns.values() -%}
@@ -67,8 +69,8 @@
         {%- do declared.append(('check', constraint)) -%}
     {%- endfor -%}
     {%- for prefix, constraint in declared -%}
-        {%- set name = constraint.name
-            or prefix ~ '_check_' ~ local_md5(constraint.expression)[:8] -%}
+        {%- set name = (constraint.name or prefix ~ '_check')
+            ~ '_' ~ local_md5(constraint.expression)[:8] -%}
         {%- do checks.update({name: constraint.expression}) -%}
     {%- endfor -%}
     {{ return(checks) }}
