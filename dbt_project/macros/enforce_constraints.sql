@@ -6,9 +6,9 @@
         constraint named after it (declared_check_constraints). One ALTER TABLE reconciles the
         table with its yml: it adds what is missing (PostgreSQL checks every row in one scan)
         and drops what is no longer declared; a table already in step (an incremental table
-        after the build that created it) gets no statement (the hook renders nothing). Then PostgreSQL checks each row
-        a later run inserts, as it goes in, so no data test node re-reads the table in each
-        build. A violation fails the model with PostgreSQL's error (the constraint and the
+        after the build that created it) gets no statement (the hook renders nothing). Then
+        PostgreSQL checks each row a later run inserts, as it goes in, so no data test node
+        re-reads the table in each build. A violation fails the model with PostgreSQL's error (the constraint and the
         row), and what reads it is skipped, as after a failing test. Views and seeds keep
         their data tests. -#}
     {%- set materialized = config.get('materialized') -%}
