@@ -214,10 +214,10 @@
     {{ get_incremental_append_sql(arg_dict) }}
 {%- endmacro %}
 
-{% macro person_window_build_columns(state) -%}
-    {#- the columns every row carries (change_scope_build_columns); then, as a comment, the
-        mode of `state` for the strategy -#}
-    {{ change_scope_build_columns() }}
+{% macro person_window_build_columns(state, built_at=false) -%}
+    {#- the columns every row carries (change_scope_build_columns, with built_at if asked);
+        then, as a comment, the mode of `state` for the strategy -#}
+    {{ change_scope_build_columns(built_at) }}
     /* person_window_mode: {{ state['mode'] }}, person_window_spans: {{ state['spans'] | lower }},
     person_window_periods: {{ state['periods'] | lower }} */
 {%- endmacro %}

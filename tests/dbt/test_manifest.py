@@ -176,6 +176,32 @@ def test_person_window_models_delete_their_scope_and_record_their_watermark(
     )
 
 
+def test_child_keyed_models_delete_their_children_through_the_key(manifest: dict) -> None:
+    """int_child__health_check_windows is incremental by child (macros/child_key_scope.sql):
+    its strategy deletes the children in scope through the unique index on its key, and it
+    carries the person-window tables' build columns and mode comment."""
+    model = manifest["nodes"]["model.public_health.int_child__health_check_windows"]
+    assert "config(**child_key_scope_config(" in model["raw_code"]
+    assert model["config"]["materialized"] == "incremental"
+    assert model["config"]["incremental_strategy"] == "child_key_scope"
+    assert "child_key_scope_state()" in model["raw_code"]
+    assert "person_window_build_columns(state, built_at=true)" in model["raw_code"]
+    indexes = [i["columns"] for i in model["config"]["indexes"]]
+    assert indexes[0] == ["inputs_loaded_through", "data_cutoff_date"]
+    assert _unique_indexes(model) == [["child_key", "period_key"]]
+    assert model["config"]["meta"]["tests_scope"] == {"column": "built_at", "kind": "loaded_after"}
+    strategy = manifest["macros"]["macro.public_health.get_incremental_child_key_scope_sql"]
+    assert set(strategy["depends_on"]["macros"]) >= {
+        "macro.public_health.change_scope_strategy_state",
+        "macro.public_health.child_key_scope_state",
+        "macro.public_health.child_key_scope",
+        "macro.dbt.get_incremental_append_sql",
+    }
+    sql = " ".join(strategy["macro_sql"].split())
+    assert "truncate {{ target }}" in sql
+    assert "where child_key = any(array({{ child_key_scope(state) }}))" in sql
+
+
 @pytest.mark.parametrize(
     ("name", "strategy", "deletes"),
     [

@@ -25,6 +25,7 @@ import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import psycopg
 import pytest
 from tests.conftest import DBT_DIR, mart_rows, run_dbt, wipe_raw
@@ -36,6 +37,7 @@ from phwarehouse.ingestion.platform_ingest import ingest_entity
 from phwarehouse.pipeline import dbt_selection
 from phwarehouse.platform.dirty import DirtyConfig
 from phwarehouse.platform.generate import GenerateConfig, generate
+from phwarehouse.platform.ids import check_digit_of
 from phwarehouse.platform.server import make_server
 
 pytestmark = pytest.mark.warehouse
@@ -47,6 +49,7 @@ DAY_BEFORE = (date.fromisoformat(AS_OF) - timedelta(days=1)).isoformat()
 NEW_YEAR = "2027-01-01"
 FIRST_OF_DECEMBER = "2026-12-01"
 INCREMENTAL_TABLES = {
+    "int_child__health_check_windows": ("child_key", "period_key"),
     "int_persons": ("person_key",),
     "int_service_records": ("entity", "record_id"),
     "int_records__person_window_spans": ("person_sk", "first_period_end"),
@@ -60,12 +63,15 @@ INCREMENTAL_TABLES = {
 }
 # rows per reported period, dose or exam, not per window (person_window_state(periods=true))
 PER_PERIOD_TABLES = (
+    "int_child__health_check_windows",
     "int_child__tcm_windows",
     "int_child__vaccination_due_doses",
     "int_child__vaccination_windows",
     "int_chronic__smd_windows",
     "int_elderly__exam_completeness",
 )
+# newborns visited before they had an EHR (_dated_tomorrow, _late_changes)
+NEWBORNS_WITHOUT_EHR = ("NB-LATE-A", "NB-LATE-B", "NB-LATE-C")
 BUILD_COLUMNS = ("inputs_loaded_through", "data_cutoff_date", "built_at")  # differ by design
 RECORDS_WINDOWS = "int_records__person_windows"  # the view that gives the spans back per window
 SELECT = " ".join(f"+{t}" for t in (*INCREMENTAL_TABLES, RECORDS_WINDOWS))
@@ -216,6 +222,7 @@ def _late_changes(loader_dsn: str) -> str:
             conn, "residents", "late-fix", now, [merge, restore, delete], []
         )
         assert counts.loaded == 3
+        _newborn_changes(conn, now)
         # an older version received late: the record stays as its latest version says
         orphan_id, orphan = conn.execute(
             "select record_id, payload from raw.htn_followups where record_id like '%-orphan'"
@@ -224,6 +231,66 @@ def _late_changes(loader_dsn: str) -> str:
         counts = raw_store.load_records(conn, "htn_followups", "late-fix", now, [late], [])
         assert counts.loaded == 1
     return smd_followup[2]["followup_date"][:7]
+
+
+def _newborn_changes(conn: psycopg.Connection, now: datetime) -> None:
+    """The newborn visits _dated_tomorrow entered without a child EHR: the first one's mother
+    moves to another facility (the child's facility follows hers), the second newborn gets its
+    EHR (its visit leaves the 'NBV:' child for the new person) and the third visit is
+    deleted."""
+    first, second, third = (
+        conn.execute(
+            "select record_id, version, payload from raw.newborn_visits"
+            " where is_latest and payload ->> 'person_record_id' = %s",
+            (newborn,),
+        ).fetchone()
+        for newborn in NEWBORNS_WITHOUT_EHR
+    )
+    mother_id, version, mother, other = conn.execute(
+        "select m.record_id, m.version, m.payload, other.code from raw.residents as m"
+        " cross join lateral ("
+        "   select payload ->> 'org_unit_code' as code from raw.org_units"
+        "   where is_latest and payload ->> 'level' = 'facility'"
+        "   and payload ->> 'org_unit_code' <> m.payload ->> 'managing_facility_code'"
+        "   order by 1 limit 1) as other"
+        " where m.is_latest and not m.is_deleted and m.record_id = %s",
+        (first[2]["mother_person_record_id"],),
+    ).fetchone()
+    child = conn.execute(
+        "select payload from raw.residents where is_latest and not is_deleted"
+        " and payload ->> 'birth_date' >= '2024-01-01' order by record_id limit 1"
+    ).fetchone()[0]
+    body = "41010820250301999"  # born 2025-03-01 in the district, an unused sequence number
+    newborn = {
+        **child,
+        "record_id": second[2]["person_record_id"],
+        "birth_date": "2025-03-01",
+        "ehr_created_on": "2025-03-05",
+        "id_number": body + str(check_digit_of(np.array([int(body)]))[0]),
+    }
+    counts = raw_store.load_records(
+        conn,
+        "residents",
+        "late-fix",
+        now,
+        [
+            raw_store.ValidRecord(
+                mother_id,
+                version + 1,
+                now,
+                False,
+                {**mother, "managing_facility_code": other},
+            ),
+            raw_store.ValidRecord(newborn["record_id"], 1, now, False, newborn),
+        ],
+        [],
+    )
+    assert counts.loaded == 2
+    tombstone = raw_store.ValidRecord(
+        third[0], third[1] + 1, now, True, {"record_id": third[0], "deleted": True}
+    )
+    counts = raw_store.load_records(conn, "newborn_visits", "late-fix", now, [tombstone], [])
+    assert counts.loaded == 1
 
 
 def _dated_tomorrow(loader_dsn: str) -> None:
@@ -308,6 +375,37 @@ def _dated_tomorrow(loader_dsn: str) -> None:
         )
         counts = raw_store.load_records(conn, "residents", "early-entry", now, [tombstone], [])
         assert counts.loaded == 1
+        # newborn visits naming no child EHR, so their child is the newborn ('NBV:' keys of
+        # int_child__health_check_windows), each of another mother: _late_changes moves the
+        # first one's mother to another facility, gives the second newborn its EHR and deletes
+        # the third visit
+        visits = conn.execute(
+            "select distinct on (mother.record_id) visit.record_id, visit.payload"
+            " from raw.newborn_visits as visit inner join raw.residents as mother"
+            "   on mother.record_id = visit.payload ->> 'mother_person_record_id'"
+            " where visit.is_latest and not visit.is_deleted and mother.is_latest"
+            " and not mother.is_deleted and mother.payload ->> 'ehr_closed_on' is null"
+            " order by mother.record_id desc, visit.record_id limit 3"
+        ).fetchall()
+        assert len(visits) == 3, "the fixture district lacks newborn visits"
+        records = [
+            raw_store.ValidRecord(
+                f"{record_id}-{newborn}",
+                1,
+                now,
+                False,
+                {
+                    **payload,
+                    "record_id": f"{record_id}-{newborn}",
+                    "person_record_id": newborn,
+                    "birth_date": "2025-03-01",
+                    "visit_date": "2025-03-10",
+                },
+            )
+            for (record_id, payload), newborn in zip(visits, NEWBORNS_WITHOUT_EHR, strict=True)
+        ]
+        counts = raw_store.load_records(conn, "newborn_visits", "early-entry", now, records, [])
+        assert counts.loaded == 3
 
 
 def _rewritten(admin_dsn: str, table: str, cutoff: str) -> tuple[int, int]:
@@ -389,6 +487,21 @@ def test_incremental_run_after_a_day_equals_a_full_refresh(
         smd_month,
         sorted(changed)[:5],
     )
+    # the newborns without an EHR (_newborn_changes): the first one's rows follow its mother
+    # to her new facility, the second's and third's are gone (an EHR; a deleted visit)
+    checks = "int_child__health_check_windows"
+    key, facility = (_columns(admin_dsn, checks).index(c) for c in ("child_key", "facility_code"))
+    facilities = {
+        when: {
+            newborn: {row[facility] for row in rows[checks] if row[key] == f"NBV:{newborn}"}
+            for newborn in NEWBORNS_WITHOUT_EHR
+        }
+        for when, rows in (("before", before_rows), ("after", incremental))
+    }
+    assert all(facilities["before"].values()), facilities
+    first, second, third = NEWBORNS_WITHOUT_EHR
+    assert facilities["after"][first] and facilities["after"][first] != facilities["before"][first]
+    assert not facilities["after"][second] and not facilities["after"][third], facilities
 
     _dbt_run(warehouse_settings, tmp_path / "t3", AS_OF, "--full-refresh")
     full_as_of = {t: _rows(admin_dsn, t, k) for t, k in INCREMENTAL_TABLES.items()}

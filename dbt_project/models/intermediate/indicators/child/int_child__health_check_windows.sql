@@ -1,4 +1,6 @@
-{{ config(materialized='table') }}
+{{ config(**child_key_scope_config(
+    indexes=[{'columns': ['child_key', 'period_key'], 'unique': true}]
+)) }}
 
 {#-
     CH_HEALTH_MGMT numerator per window (spec §2 Children, cumulative coverage): one row per
@@ -13,7 +15,11 @@
     birth date on the visit, attributed to the mother's facility (spec §6). A newborn whose own
     record has no attributable facility also falls back to the mother's. Age uses the birth date
     (int_persons, else the visit's); a child with no known birth date is not counted.
+    Incremental by child (macros/child_key_scope.sql): a run recomputes the children whose
+    records, person or mothers changed, and everyone when reported periods started or left
+    the history.
 -#}
+{%- set state = child_key_scope_state() -%}
 {#- spec §1: "aged 0-6" = under child_max_age_years + 1 years -#}
 {%- set child_age_limit_years = var('child_max_age_years') + 1 -%}
 
@@ -36,6 +42,14 @@ periods as (
 
 ),
 
+{% if state['mode'] == 'incremental' -%}
+    scope as (
+
+        {{ child_key_scope(state) }}
+
+    ),
+{%- endif %}
+
 checks as (
 
     select
@@ -56,6 +70,10 @@ checks as (
     where
         s.entity in ('child_health_checks', 'newborn_visits')
         and not s.is_excluded
+        {%- if state['mode'] == 'incremental' %}
+            and coalesce(s.person_key, 'NBV:' || s.person_record_id)
+            in (select scope.child_key from scope)
+        {%- endif %}
         and s.service_date
         < s.person_birth_date + interval '{{ child_age_limit_years }} years'
 
@@ -70,12 +88,14 @@ final as (
         min(c.facility_code) as facility_code,
         count(*) as check_count,
         count(*) filter (where c.entity = 'newborn_visits') as newborn_visit_count,
-        min(c.check_date) as first_check_date
+        min(c.check_date) as first_check_date,
+        {{ person_window_build_columns(state, built_at=true) }}
     from checks as c
     inner join periods as r
         on c.check_date between r.window_start and r.period_end
     where c.facility_code is not null
     group by c.child_key, r.period_key
+    order by c.child_key, r.period_key
 
 )
 
