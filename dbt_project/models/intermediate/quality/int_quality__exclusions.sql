@@ -112,8 +112,11 @@ value_exclusions as (
     from field_issues
 ),
 
--- readings and fields treated as missing, with the person and date of their record (one
--- pass over service_records for both)
+-- readings and fields treated as missing, with the person and date of their record: each
+-- looked up by its key (a lateral subquery with `limit 1`, which the planner does not flatten
+-- into a join: the planner expects ten to twenty times the exclusions there are, and hashed
+-- the whole of int_service_records for a few thousand of them). The keys are unique: no
+-- order is needed for the one row.
 value_exclusions_dated as (
 
     select
@@ -126,10 +129,22 @@ value_exclusions_dated as (
         x.reason,
         x.exclusion_action
     from value_exclusions as x
-    left join service_records as s
-        on x.entity = s.entity and x.record_id = s.record_id
-    left join residents as r
-        on x.entity = 'residents' and x.record_id = r.record_id
+    left join lateral (
+        select
+            service.person_key,
+            service.service_date
+        from service_records as service
+        where service.entity = x.entity and service.record_id = x.record_id
+        limit 1  -- noqa: AM09
+    ) as s on true
+    left join lateral (
+        select
+            ehr.person_key,
+            ehr.ehr_created_on
+        from residents as ehr
+        where x.entity = 'residents' and ehr.record_id = x.record_id
+        limit 1  -- noqa: AM09
+    ) as r on true
 
 ),
 
