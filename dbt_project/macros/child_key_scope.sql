@@ -37,7 +37,10 @@
 {%- endmacro %}
 
 {% macro child_key_scope(state) -%}
-    {#- SELECT of the child keys whose rows this incremental run recomputes (see above) -#}
+    {#- SELECT of the child keys whose rows this incremental run recomputes (see above). The raw
+        versions it reads were loaded up to this build's inputs (change_scope_loaded_through):
+        a load committed while the run goes on is the next run's, so that the model and its
+        strategy select the same children. -#}
     {%- set versions = ref('stg_platform__record_versions') -%}
     with scope_persons as materialized (
         {{ person_window_scope_persons(state) }}
@@ -58,6 +61,7 @@
         named.entity = 'newborn_visits'
         and named.person_reference = 'person_record_id'
         and named.ehr_record_id is not null
+        and named.loaded_at <= {{ change_scope_loaded_through() }}
         -- every version of the visits loaded since, through the raw table's key
         and named.record_id = any(array(
             select changed.record_id
@@ -65,6 +69,7 @@
             where
                 changed.entity = 'newborn_visits'
                 and changed.loaded_at > {{ change_scope_changed_since(state) }}
+                and changed.loaded_at <= {{ change_scope_loaded_through() }}
         ))
     union
     select 'NBV:' || ehr.record_id
@@ -72,6 +77,7 @@
     where
         ehr.entity = 'residents'
         and ehr.loaded_at > {{ change_scope_changed_since(state) }}
+        and ehr.loaded_at <= {{ change_scope_loaded_through() }}
 {%- endmacro %}
 
 {% macro get_incremental_child_key_scope_sql(arg_dict) -%}
