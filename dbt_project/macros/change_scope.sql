@@ -108,17 +108,12 @@
         and crossing_person.person_key is not null
 {%- endmacro %}
 
-{% macro change_scope_loaded_through() -%}
-    {#- SQL timestamptz: the latest raw load this build's inputs saw (int_person_changes, built
-        earlier in the run, so the same value throughout it) -#}
-    (select max(changes.last_loaded_at) from {{ ref('int_person_changes') }} as changes)
-{%- endmacro %}
-
 {% macro change_scope_build_columns(built_at=false) -%}
     {#- the columns every row carries: the latest raw load and the cut-off of this build, and
         with built_at=true the time of the build's transaction (its data tests' scope: the rows
         a run wrote, also when it moved only the cut-off or refilled the table) -#}
-    {{ change_scope_loaded_through() }} as inputs_loaded_through,
+    (select max(changes.last_loaded_at) from {{ ref('int_person_changes') }} as changes)
+        as inputs_loaded_through,
     date '{{ data_cutoff_date() }}' as data_cutoff_date
     {%- if built_at %},
         transaction_timestamp() as built_at

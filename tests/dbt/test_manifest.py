@@ -178,8 +178,9 @@ def test_person_window_models_delete_their_scope_and_record_their_watermark(
 
 def test_child_keyed_models_delete_their_children_through_the_key(manifest: dict) -> None:
     """int_child__health_check_windows is incremental by child (macros/child_key_scope.sql):
-    its strategy deletes the children in scope through the unique index on its key, and it
-    carries the person-window tables' build columns and mode comment."""
+    its strategy deletes the children the model selected (rows with a null period_key in its
+    temp relation) through the unique index on its key, and it carries the person-window
+    tables' build columns and mode comment."""
     model = manifest["nodes"]["model.public_health.int_child__health_check_windows"]
     assert "config(**child_key_scope_config(" in model["raw_code"]
     assert model["config"]["materialized"] == "incremental"
@@ -194,12 +195,14 @@ def test_child_keyed_models_delete_their_children_through_the_key(manifest: dict
     assert set(strategy["depends_on"]["macros"]) >= {
         "macro.public_health.change_scope_strategy_state",
         "macro.public_health.child_key_scope_state",
-        "macro.public_health.child_key_scope",
-        "macro.dbt.get_incremental_append_sql",
     }
+    # the scope the model selected, handed over in its temp relation: never selected again
+    assert "macro.public_health.child_key_scope" not in strategy["depends_on"]["macros"]
+    assert "child_key_scope(state)" in model["raw_code"]
     sql = " ".join(strategy["macro_sql"].split())
     assert "truncate {{ target }}" in sql
-    assert "where child_key = any(array({{ child_key_scope(state) }}))" in sql
+    assert "where child_key = any(array( select scope.child_key from {{ temp }} as scope" in sql
+    assert "where period_key is not null" in sql  # the scope's rows are never stored
 
 
 @pytest.mark.parametrize(

@@ -71,7 +71,7 @@ PER_PERIOD_TABLES = (
     "int_elderly__exam_completeness",
 )
 # newborns visited before they had an EHR (_dated_tomorrow, _late_changes)
-NEWBORNS_WITHOUT_EHR = ("NB-LATE-A", "NB-LATE-B", "NB-LATE-C")
+NEWBORNS_WITHOUT_EHR = ("NB-LATE-A", "NB-LATE-B", "NB-LATE-C", "NB-LATE-D")
 BUILD_COLUMNS = ("inputs_loaded_through", "data_cutoff_date", "built_at")  # differ by design
 RECORDS_WINDOWS = "int_records__person_windows"  # the view that gives the spans back per window
 SELECT = " ".join(f"+{t}" for t in (*INCREMENTAL_TABLES, RECORDS_WINDOWS))
@@ -236,9 +236,9 @@ def _late_changes(loader_dsn: str) -> str:
 def _newborn_changes(conn: psycopg.Connection, now: datetime) -> None:
     """The newborn visits _dated_tomorrow entered without a child EHR: the first one's mother
     moves to another facility (the child's facility follows hers), the second newborn gets its
-    EHR (its visit leaves the 'NBV:' child for the new person) and the third visit is
-    deleted."""
-    first, second, third = (
+    EHR (its visit leaves the 'NBV:' child for the new person), the third visit is deleted and
+    the fourth one's mother EHR too (the visit names no known person any more)."""
+    first, second, third, fourth = (
         conn.execute(
             "select record_id, version, payload from raw.newborn_visits"
             " where is_latest and payload ->> 'person_record_id' = %s",
@@ -290,6 +290,16 @@ def _newborn_changes(conn: psycopg.Connection, now: datetime) -> None:
         third[0], third[1] + 1, now, True, {"record_id": third[0], "deleted": True}
     )
     counts = raw_store.load_records(conn, "newborn_visits", "late-fix", now, [tombstone], [])
+    assert counts.loaded == 1
+    mother_id, version = conn.execute(
+        "select record_id, version from raw.residents"
+        " where is_latest and not is_deleted and record_id = %s",
+        (fourth[2]["mother_person_record_id"],),
+    ).fetchone()
+    tombstone = raw_store.ValidRecord(
+        mother_id, version + 1, now, True, {"record_id": mother_id, "deleted": True}
+    )
+    counts = raw_store.load_records(conn, "residents", "late-fix", now, [tombstone], [])
     assert counts.loaded == 1
 
 
@@ -376,18 +386,18 @@ def _dated_tomorrow(loader_dsn: str) -> None:
         counts = raw_store.load_records(conn, "residents", "early-entry", now, [tombstone], [])
         assert counts.loaded == 1
         # newborn visits naming no child EHR, so their child is the newborn ('NBV:' keys of
-        # int_child__health_check_windows), each of another mother: _late_changes moves the
-        # first one's mother to another facility, gives the second newborn its EHR and deletes
-        # the third visit
+        # int_child__health_check_windows), each of another mother: _newborn_changes moves
+        # the first one's mother to another facility, gives the second newborn its EHR, deletes
+        # the third visit and the fourth one's mother
         visits = conn.execute(
             "select distinct on (mother.record_id) visit.record_id, visit.payload"
             " from raw.newborn_visits as visit inner join raw.residents as mother"
             "   on mother.record_id = visit.payload ->> 'mother_person_record_id'"
             " where visit.is_latest and not visit.is_deleted and mother.is_latest"
             " and not mother.is_deleted and mother.payload ->> 'ehr_closed_on' is null"
-            " order by mother.record_id desc, visit.record_id limit 3"
+            " order by mother.record_id desc, visit.record_id limit 4"
         ).fetchall()
-        assert len(visits) == 3, "the fixture district lacks newborn visits"
+        assert len(visits) == 4, "the fixture district lacks newborn visits"
         records = [
             raw_store.ValidRecord(
                 f"{record_id}-{newborn}",
@@ -405,7 +415,7 @@ def _dated_tomorrow(loader_dsn: str) -> None:
             for (record_id, payload), newborn in zip(visits, NEWBORNS_WITHOUT_EHR, strict=True)
         ]
         counts = raw_store.load_records(conn, "newborn_visits", "early-entry", now, records, [])
-        assert counts.loaded == 3
+        assert counts.loaded == 4
 
 
 def _rewritten(admin_dsn: str, table: str, cutoff: str) -> tuple[int, int]:
@@ -488,7 +498,7 @@ def test_incremental_run_after_a_day_equals_a_full_refresh(
         sorted(changed)[:5],
     )
     # the newborns without an EHR (_newborn_changes): the first one's rows follow its mother
-    # to her new facility, the second's and third's are gone (an EHR; a deleted visit)
+    # to her new facility, the others' are gone (an EHR; a deleted visit; no mother)
     checks = "int_child__health_check_windows"
     key, facility = (_columns(admin_dsn, checks).index(c) for c in ("child_key", "facility_code"))
     facilities = {
@@ -499,9 +509,9 @@ def test_incremental_run_after_a_day_equals_a_full_refresh(
         for when, rows in (("before", before_rows), ("after", incremental))
     }
     assert all(facilities["before"].values()), facilities
-    first, second, third = NEWBORNS_WITHOUT_EHR
+    first, *gone = NEWBORNS_WITHOUT_EHR
     assert facilities["after"][first] and facilities["after"][first] != facilities["before"][first]
-    assert not facilities["after"][second] and not facilities["after"][third], facilities
+    assert not any(facilities["after"][newborn] for newborn in gone), facilities
 
     _dbt_run(warehouse_settings, tmp_path / "t3", AS_OF, "--full-refresh")
     full_as_of = {t: _rows(admin_dsn, t, k) for t, k in INCREMENTAL_TABLES.items()}

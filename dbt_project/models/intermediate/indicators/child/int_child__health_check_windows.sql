@@ -79,7 +79,7 @@ checks as (
 
 ),
 
-final as (
+windows as (
 
     select
         c.child_key,
@@ -88,15 +88,44 @@ final as (
         min(c.facility_code) as facility_code,
         count(*) as check_count,
         count(*) filter (where c.entity = 'newborn_visits') as newborn_visit_count,
-        min(c.check_date) as first_check_date,
-        {{ person_window_build_columns(state, built_at=true) }}
+        min(c.check_date) as first_check_date
     from checks as c
     inner join periods as r
         on c.check_date between r.window_start and r.period_end
     where c.facility_code is not null
     group by c.child_key, r.period_key
-    order by c.child_key, r.period_key
+
+),
+
+final as (
+
+    select
+        child_key,
+        period_key,
+        person_key,
+        facility_code,
+        check_count,
+        newborn_visit_count,
+        first_check_date,
+        {{ person_window_build_columns(state, built_at=true) }}
+    from windows
+    {%- if state['mode'] == 'incremental' %}
+        union all
+        -- the children in scope, for the strategy (macros/child_key_scope.sql): a row each
+        -- with a null period_key, which it deletes the children's rows by and never stores
+        select
+            child_key,
+            null::text as period_key,
+            null::text as person_key,
+            null::text as facility_code,
+            null::bigint as check_count,
+            null::bigint as newborn_visit_count,
+            null::date as first_check_date,
+            {{ person_window_build_columns(state, built_at=true) }}
+        from scope
+    {%- endif %}
 
 )
 
 select * from final
+order by child_key, period_key
