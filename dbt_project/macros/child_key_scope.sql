@@ -22,16 +22,15 @@
     strategy deletes exactly the children the model recomputed.
 -#}
 
-{% macro child_key_scope_config(indexes=[]) -%}
-    {#- config() of a child-keyed model: config(**child_key_scope_config(indexes=[...])),
-        with the model's key among `indexes` (its delete finds the scope's rows through it) -#}
-    {{ return({
-        'materialized': 'incremental',
-        'incremental_strategy': 'child_key_scope',
-        'on_schema_change': 'fail',
-        'indexes': [{'columns': ['inputs_loaded_through', 'data_cutoff_date']}] + indexes,
-        'meta': {'tests_scope': {'column': 'built_at', 'kind': 'loaded_after'}},
-    }) }}
+{% macro child_key(person_key, newborn_record_id) -%}
+    {#- SQL text: the child a newborn visit or child check counts for, its merged person_key,
+        else 'NBV:' || the newborn record id the visit names; with person_key none, the key of
+        a newborn without an EHR -#}
+    {%- if person_key is none -%}
+        'NBV:' || {{ newborn_record_id }}
+    {%- else -%}
+        coalesce({{ person_key }}, 'NBV:' || {{ newborn_record_id }})
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro child_key_scope_state() -%}
@@ -66,7 +65,7 @@
     union
     -- the children of the newborn visits whose mother is in scope or whose mother's EHR
     -- changed (deleted, its visits name no known mother any more)
-    select coalesce(visit.person_key, 'NBV:' || visit.person_record_id)
+    select {{ child_key('visit.person_key', 'visit.person_record_id') }}
     from {{ ref('int_service_records') }} as visit
     inner join {{ ref('stg_platform__newborn_visits') }} as staged
         on visit.record_id = staged.record_id
@@ -77,7 +76,7 @@
             or staged.mother_person_record_id in (select changed_ehrs.record_id from changed_ehrs)
         )
     union
-    select 'NBV:' || named.ehr_record_id
+    select {{ child_key(none, 'named.ehr_record_id') }}
     from {{ versions }} as named
     where
         named.entity = 'newborn_visits'
@@ -92,7 +91,7 @@
                 and changed.loaded_at > {{ change_scope_changed_since(state) }}
         ))
     union
-    select 'NBV:' || changed_ehrs.record_id
+    select {{ child_key(none, 'changed_ehrs.record_id') }}
     from changed_ehrs
 {%- endmacro %}
 

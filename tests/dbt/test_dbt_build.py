@@ -14,6 +14,7 @@ from tests.conftest import run_dbt
 
 from phwarehouse.ingestion import file_drops, raw_store
 from phwarehouse.ingestion.contracts import ENTITIES
+from phwarehouse.pipeline import dbt_selection
 
 pytestmark = pytest.mark.warehouse
 
@@ -72,13 +73,10 @@ def test_table_models_enforce_their_declared_constraints(built, admin_dsn) -> No
     manifest = json.loads((target / "manifest.json").read_text())
     declared: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
     for node in manifest["nodes"].values():
-        config = node.get("config", {})
-        if node["resource_type"] != "model" or config["materialized"] not in (
-            "table",
-            "incremental",
-        ):
+        # the tables the post-hook enforce_constraints holds them for (not a contract's)
+        if not dbt_selection.is_table_model(node) or dbt_selection.contract_enforced(node):
             continue
-        if config.get("contract", {}).get("enforced") or not config.get("enabled", True):
+        if not node.get("config", {}).get("enabled", True):
             continue
         columns = node["columns"].values()
         declared[(node["schema"], node["alias"])] = (

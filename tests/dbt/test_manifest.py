@@ -12,6 +12,8 @@ import re
 import pytest
 from tests.conftest import run_dbt
 
+from phwarehouse.pipeline import dbt_selection
+
 DUMMY_ENV = {
     "WAREHOUSE_HOST": "127.0.0.1",
     "WAREHOUSE_PORT": "5432",
@@ -46,10 +48,6 @@ def test_every_mart_is_contracted_and_documented(manifest: dict) -> None:
         assert node["description"], node["name"]
         for column in node["columns"].values():
             assert column["description"], f"{node['name']}.{column['name']}"
-
-
-def _enforced(node: dict) -> bool:
-    return node.get("config", {}).get("contract", {}).get("enforced", False)
 
 
 def _primary_key(model: dict) -> list[str]:
@@ -182,7 +180,7 @@ def test_child_keyed_models_delete_their_children_through_the_key(manifest: dict
     temp relation) through the unique index on its key, and it carries the person-window
     tables' build columns and mode comment."""
     model = manifest["nodes"]["model.public_health.int_child__health_check_windows"]
-    assert "config(**child_key_scope_config(" in model["raw_code"]
+    assert "config(**change_scope_config(\n    'child_key_scope'," in model["raw_code"]
     assert model["config"]["materialized"] == "incremental"
     assert model["config"]["incremental_strategy"] == "child_key_scope"
     assert "child_key_scope_state()" in model["raw_code"]
@@ -266,24 +264,15 @@ def test_every_table_model_has_a_tested_or_enforced_key(manifest: dict) -> None:
                 tests_on.setdefault(uid, set()).add(name)
     missing = []
     for model in _models(manifest):
-        if model["config"]["materialized"] not in ("table", "incremental"):
+        if not dbt_selection.is_table_model(model):
             continue
-        enforced_key = (bool(_primary_key(model)) and _enforced(model)) or _unique_indexes(model)
+        enforced_key = (
+            bool(_primary_key(model)) and dbt_selection.contract_enforced(model)
+        ) or _unique_indexes(model)
         tested = tests_on.get(model["unique_id"], set())
         if not (enforced_key or "unique_combination_of_columns" in tested or "unique" in tested):
             missing.append(model["name"])
     assert missing == []
-
-
-def _constraints_enforced(node: dict) -> bool:
-    """PostgreSQL enforces the node's declared not_null and check constraints: an enforced
-    contract, or a table model, whose post-hook enforce_constraints adds them."""
-    if _enforced(node):
-        return True
-    return node["resource_type"] == "model" and node["config"]["materialized"] in (
-        "table",
-        "incremental",
-    )
 
 
 def test_not_null_columns_are_declared_as_constraints_and_checked_once(manifest: dict) -> None:
@@ -313,11 +302,11 @@ def test_not_null_columns_are_declared_as_constraints_and_checked_once(manifest:
             if any(k["type"] == "not_null" for k in c.get("constraints", []))
         ]
         checks = tested.get(uid, []).count("not_null_columns")
-        if _constraints_enforced(node):
+        if dbt_selection.constraints_enforced(node):
             enforced_declared += bool(declared)
             expected = 0
             hooks = " ".join(h["sql"] for h in node["config"].get("post-hook", []))
-            if not _enforced(node) and "enforce_constraints()" not in hooks:
+            if not dbt_selection.contract_enforced(node) and "enforce_constraints()" not in hooks:
                 gaps.append((node["name"], "no enforce_constraints post-hook"))
         else:
             expected = 1 if declared else 0
@@ -345,7 +334,7 @@ def test_what_postgresql_enforces_is_not_also_tested(manifest: dict) -> None:
         name = meta.get("name")
         if node["resource_type"] != "test" or node["config"].get("where") or not model:
             continue
-        if not _constraints_enforced(model):
+        if not dbt_selection.constraints_enforced(model):
             continue
         if name == "accepted_values":
             repeated.append(node["name"])
@@ -353,7 +342,9 @@ def test_what_postgresql_enforces_is_not_also_tested(manifest: dict) -> None:
             column = model["columns"].get(node["column_name"], {})
             declared = {c["type"] for c in column.get("constraints", [])}
             # without a contract, enforce_constraints applies not_null (and checks) only
-            enforced = declared if _enforced(model) else declared & {"not_null"}
+            enforced = (
+                declared if dbt_selection.contract_enforced(model) else declared & {"not_null"}
+            )
             if repeats[name] & enforced:
                 repeated.append(node["name"])
         if name == "unique":
@@ -367,7 +358,7 @@ def test_what_postgresql_enforces_is_not_also_tested(manifest: dict) -> None:
     assert repeated == []
     assert sum(bool(_unique_indexes(m)) for m in _models(manifest)) > 20
     checks = [
-        (node["name"], prefix, constraint, _constraints_enforced(node))
+        (node["name"], prefix, constraint, dbt_selection.constraints_enforced(node))
         for node in manifest["nodes"].values()
         if node["resource_type"] in ("model", "seed")
         for prefix, constraint in [
@@ -391,7 +382,7 @@ def test_unique_indexes_are_on_not_null_columns(manifest: dict) -> None:
     (a NOT NULL column: an enforced contract or the post-hook enforce_constraints)."""
     nullable = []
     for model in _models(manifest):
-        if model["config"]["materialized"] not in ("table", "incremental"):
+        if not dbt_selection.is_table_model(model):
             continue
         for columns in _unique_indexes(model):
             for name in columns:

@@ -251,22 +251,39 @@ def definitions(manifest: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+def contract_enforced(node: Mapping[str, Any]) -> bool:
+    """dbt's DDL creates the node with its contract's column types and constraints."""
+    return bool(node.get("config", {}).get("contract", {}).get("enforced"))
+
+
+def is_table_model(node: Mapping[str, Any]) -> bool:
+    """A table or incremental model: PostgreSQL holds its declared not_null and check
+    constraints, from its contract or, without one, from the post-hook enforce_constraints
+    (macros/enforce_constraints.sql, which states the same rule in Jinja)."""
+    return node.get("resource_type") == "model" and node.get("config", {}).get("materialized") in (
+        "table",
+        "incremental",
+    )
+
+
+def constraints_enforced(node: Mapping[str, Any]) -> bool:
+    """PostgreSQL enforces the node's declared not_null and check constraints (not a view or
+    seed, where they only feed data tests)."""
+    return contract_enforced(node) or is_table_model(node)
+
+
 def _constraints(node: Mapping[str, Any]) -> list[Any]:
     """What PostgreSQL makes of the declared constraints: an enforced contract's constraints
     and column types (dbt's DDL), a table's not_null and check constraints without a contract
     (the post-hook enforce_constraints); nothing on a view or seed, where they only feed data
     tests."""
-    config = node.get("config", {})
     columns = node.get("columns", {})
-    if config.get("contract", {}).get("enforced"):
+    if contract_enforced(node):
         return [
             node.get("constraints", []),
             {name: [c.get("data_type"), c.get("constraints", [])] for name, c in columns.items()},
         ]
-    if node.get("resource_type") == "model" and config.get("materialized") in (
-        "table",
-        "incremental",
-    ):
+    if is_table_model(node):
         return [
             node.get("constraints", []),
             {name: c.get("constraints", []) for name, c in columns.items()},

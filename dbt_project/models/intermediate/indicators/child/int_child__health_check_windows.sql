@@ -1,5 +1,5 @@
-{{ config(**child_key_scope_config(
-    indexes=[{'columns': ['child_key', 'period_key'], 'unique': true}]
+{{ config(**change_scope_config(
+    'child_key_scope', indexes=[{'columns': ['child_key', 'period_key'], 'unique': true}]
 )) }}
 
 {#-
@@ -55,7 +55,7 @@ checks as (
     select
         s.entity,
         s.record_id,
-        coalesce(s.person_key, 'NBV:' || s.person_record_id) as child_key,
+        {{ child_key('s.person_key', 's.person_record_id') }} as child_key,
         s.person_key,
         s.service_date as check_date,
         s.person_birth_date as birth_date,
@@ -71,7 +71,7 @@ checks as (
         s.entity in ('child_health_checks', 'newborn_visits')
         and not s.is_excluded
         {%- if state['mode'] == 'incremental' %}
-            and coalesce(s.person_key, 'NBV:' || s.person_record_id)
+            and {{ child_key('s.person_key', 's.person_record_id') }}
             in (select scope.child_key from scope)
         {%- endif %}
         and s.service_date
@@ -97,6 +97,27 @@ windows as (
 
 ),
 
+-- in an incremental run, the children in scope too, for the strategy (macros/
+-- child_key_scope.sql): a row each with a null period_key, which it deletes the children's
+-- rows by and never stores
+scoped as (
+
+    select * from windows
+    {%- if state['mode'] == 'incremental' %}
+        union all
+        select
+            child_key,
+            null::text as period_key,
+            null::text as person_key,
+            null::text as facility_code,
+            null::bigint as check_count,
+            null::bigint as newborn_visit_count,
+            null::date as first_check_date
+        from scope
+    {%- endif %}
+
+),
+
 final as (
 
     select
@@ -108,22 +129,7 @@ final as (
         newborn_visit_count,
         first_check_date,
         {{ person_window_build_columns(state, built_at=true) }}
-    from windows
-    {%- if state['mode'] == 'incremental' %}
-        union all
-        -- the children in scope, for the strategy (macros/child_key_scope.sql): a row each
-        -- with a null period_key, which it deletes the children's rows by and never stores
-        select
-            child_key,
-            null::text as period_key,
-            null::text as person_key,
-            null::text as facility_code,
-            null::bigint as check_count,
-            null::bigint as newborn_visit_count,
-            null::date as first_check_date,
-            {{ person_window_build_columns(state, built_at=true) }}
-        from scope
-    {%- endif %}
+    from scoped
 
 )
 

@@ -83,7 +83,7 @@ valid_visits as (
     select
         v.record_id as visit_record_id,
         s.person_key as newborn_person_key,
-        coalesce(s.person_key, 'NBV:' || v.person_record_id) as newborn_key,
+        {{ child_key('s.person_key', 'v.person_record_id') }} as newborn_key,
         s.mother_person_key,
         v.visit_date,
         v.birth_date as visit_birth_date,
