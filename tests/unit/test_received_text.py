@@ -140,5 +140,6 @@ def test_number_spellings_inside_strings_are_text(decode) -> None:
 
 
 def test_copy_escape_spells_copy_text_format() -> None:
-    assert copy_escape('{"a": "x\\\\y"}\t\n\r') == '{"a": "x\\\\\\\\y"}\\t\\n\\r'
-    assert copy_escape("plain") == "plain"
+    assert copy_escape(b'{"a": "x\\\\y"}\t\n\r') == b'{"a": "x\\\\\\\\y"}\\t\\n\\r'
+    assert copy_escape("王\\五".encode()) == "王\\\\五".encode()  # UTF-8 bytes pass as they are
+    assert copy_escape(b"plain") == b"plain"

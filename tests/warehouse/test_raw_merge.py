@@ -18,7 +18,7 @@ from tests.conftest import wipe_raw
 from phwarehouse.ingestion import raw_store
 from phwarehouse.ingestion.contracts import contract_for
 from phwarehouse.ingestion.raw_store import LoadCounts, ValidRecord
-from phwarehouse.ingestion.validation import validate
+from phwarehouse.ingestion.validation import validate, validate_received
 
 pytestmark = pytest.mark.warehouse
 
@@ -28,7 +28,11 @@ NOW = datetime(2026, 11, 23, tzinfo=UTC)
 INDEXES = {f"{ENTITY}_pkey", f"{ENTITY}_loaded_idx", f"{ENTITY}_issues_idx"}
 
 
-def version(record_id: str, number: int, deleted: bool = False, sbp: int = 135) -> ValidRecord:
+def version(
+    record_id: str, number: int, deleted: bool = False, sbp: int = 135, received: bool = False
+) -> ValidRecord:
+    """A version of a record with a note to escape, between tokens whitespace to keep.
+    `received`: as the client gets it (bytes; a clean record keeps them for the COPY)."""
     text = json.dumps(
         {
             "record_id": record_id,
@@ -43,6 +47,11 @@ def version(record_id: str, number: int, deleted: bool = False, sbp: int = 135) 
         ensure_ascii=False,
         indent=1,  # whitespace between tokens, as a platform may send
     )
+    if received:
+        record = validate_received(contract_for(ENTITY), text.encode())
+        kept = None if deleted else text.encode()  # a tombstone takes `validate`
+        assert isinstance(record, ValidRecord) and record.payload_text in (kept, text)
+        return record
     record = validate(contract_for(ENTITY), json.loads(text), text)
     assert isinstance(record, ValidRecord) and record.payload_text == text
     return record
@@ -101,10 +110,19 @@ def test_flags_within_a_chunk_and_across_chunks(conn: psycopg.Connection) -> Non
     }
 
 
-def test_repeats_within_a_chunk_and_of_stored_versions(conn: psycopg.Connection) -> None:
-    counts = load(conn, "b1", version("A", 1), version("A", 1), version("A", 1, sbp=150))
+@pytest.mark.parametrize("received", [False, True], ids=["text", "received-bytes"])
+def test_repeats_within_a_chunk_and_of_stored_versions(
+    conn: psycopg.Connection, received: bool
+) -> None:
+    """New versions (COPY) and repeats (staging) store the note as sent, whether the record
+    kept its text (`validate`) or the bytes received (the clean path)."""
+
+    def v(record_id: str, number: int, sbp: int = 135) -> ValidRecord:
+        return version(record_id, number, sbp=sbp, received=received)
+
+    counts = load(conn, "b1", v("A", 1), v("A", 1), v("A", 1, sbp=150))
     assert (counts.received, counts.loaded, counts.duplicates, counts.conflicts) == (3, 1, 1, 1)
-    counts = load(conn, "b2", version("A", 1), version("A", 1, sbp=160), version("A", 2))
+    counts = load(conn, "b2", v("A", 1), v("A", 1, sbp=160), v("A", 2))
     assert (counts.received, counts.loaded, counts.duplicates, counts.conflicts) == (3, 1, 1, 1)
     stored = conn.execute(
         f"select version, payload ->> 'sbp', payload ->> 'note' from raw.{ENTITY} order by 1"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,6 +21,7 @@ import psycopg
 from phwarehouse.ingestion import raw_store
 from phwarehouse.ingestion.client import PlatformClient
 from phwarehouse.ingestion.contracts import contract_for
+from phwarehouse.ingestion.overlap import collector_paused, read_ahead
 from phwarehouse.ingestion.raw_store import LoadCounts, RejectedRecord, ValidRecord
 from phwarehouse.ingestion.validation import validate_received
 
@@ -182,17 +184,20 @@ def ingest_entity(
         conn.commit()
         newest: datetime | None = None
         try:  # a first load is one transaction, committed with its watermark at the end
-            for valid, rejected in _chunks(client, entity, start_from, interval_end):
-                chunk = raw_store.load_records(
-                    conn, entity, batch_id, extracted_at, valid, rejected, first_load=first_load
-                )
-                counts.add(chunk)
-                if valid:
-                    top = max(r.updated_at for r in valid)
-                    newest = top if newest is None or top > newest else newest
-                if first_load is None:
-                    _update_audit(conn, batch_id, entity, counts, client, "running")
-                    conn.commit()
+            # the next chunk is fetched and validated while this one is stored
+            chunks = read_ahead(_chunks(client, entity, start_from, interval_end))
+            with collector_paused(), closing(chunks):
+                for valid, rejected in chunks:
+                    chunk = raw_store.load_records(
+                        conn, entity, batch_id, extracted_at, valid, rejected, first_load=first_load
+                    )
+                    counts.add(chunk)
+                    if valid:
+                        top = max(r.updated_at for r in valid)
+                        newest = top if newest is None or top > newest else newest
+                    if first_load is None:
+                        _update_audit(conn, batch_id, entity, counts, client, "running")
+                        conn.commit()
             if first_load is not None:
                 counts.add(first_load.finish(conn))
             watermark_to = max(filter(None, [watermark, newest]), default=None)
