@@ -173,8 +173,8 @@ def test_the_raw_table_keeps_only_the_indexes_its_readers_use(conn: psycopg.Conn
 
 def test_loaded_versions_answer_as_the_table_would() -> None:
     loaded = raw_store.LoadedVersions()
-    for record_id, number in [("A", 1), ("A", 1), ("A", 3), ("B", 2), ("A", 2), ("A", 3)]:
-        loaded.add(record_id, number)
+    loaded.add_all([("A", 1), ("A", 1), ("A", 3), ("B", 2)])
+    loaded.add_all([("A", 2), ("A", 3)])
     assert loaded.stored(["A", "B", "C"]) == {"A": {1, 2, 3}, "B": {2}}
 
 
