@@ -5,17 +5,20 @@ is left to `validate`, so both paths always give the same result."""
 import json
 from dataclasses import astuple
 from datetime import UTC, datetime
+from functools import partial
 
+import httpx
 import pytest
 from tests.unit.test_validation import GOOD
 
-from phwarehouse.ingestion.client import split_page
+from phwarehouse.ingestion.client import PlatformClient, split_page
 from phwarehouse.ingestion.contracts import contract_for
 from phwarehouse.ingestion.raw_store import RejectedRecord, ValidRecord
 from phwarehouse.ingestion.validation import (
     decode_record,
     validate,
     validate_clean,
+    validate_page,
     validate_received,
 )
 
@@ -168,3 +171,41 @@ def test_month_events_and_datetime_fields_must_parse() -> None:
         data = json.dumps({**report, **change}).encode()
         assert validate_clean(REPORTS, data) is None
         assert same(validate_received(REPORTS, data), full_check(REPORTS, data))
+
+
+def test_a_page_validated_within_its_retries_checks_utf8_where_msgspec_did_not() -> None:
+    """validate_page (the client's `prepare`): the records the clean path takes were checked
+    by msgspec; the others are decoded, and one that is no UTF-8 makes the page corrupted."""
+    good = json.dumps({**GOOD, "doctor_name": "王五"}, ensure_ascii=False).encode()
+    surrogate = json.dumps({**GOOD, "doctor_name": "X"}).encode().replace(b"X", b"\xed\xa0\x80")
+    tombstone = json.dumps({**GOOD, "deleted": True}).encode()
+    records = [good, surrogate, tombstone, {**GOOD, "record_id": "parsed"}]
+    results = validate_page(HTN, records, escapes=False)
+    assert results == [validate_received(HTN, r, escapes=False) for r in records]
+    assert results[0].payload_text == good  # as received
+    for corrupted in (b'{"a": "\xff"}', good.replace("王".encode(), b"\xe7\x8e")):
+        with pytest.raises(ValueError):
+            validate_page(HTN, [good, corrupted])
+
+
+def test_a_corrupted_page_is_fetched_again() -> None:
+    good = json.dumps(GOOD).encode()
+    bodies = [
+        b'{"data": [' + good + b', {"a": "\xff"}]}',  # a record that is no UTF-8
+        b'{"data": [' + good + b"]}",
+    ]
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=bodies.pop(0))
+
+    with PlatformClient("http://platform", "token", backoff_base=0) as client:
+        client._http = httpx.Client(
+            base_url="http://platform", transport=httpx.MockTransport(serve)
+        )
+        pages = list(client.pages("htn_followups", None, partial(validate_page, HTN)))
+    assert [[r.record_id for r in page.records] for page in pages] == [["HF000001"]]
+    assert (client.stats.requests, client.stats.retries, client.stats.faults) == (
+        2,
+        1,
+        {"truncated": 1},
+    )

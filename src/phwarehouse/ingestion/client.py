@@ -32,7 +32,8 @@ class PlatformError(RuntimeError):
 class Page:
     """One page of the change feed: its records and the next cursor. Each record is the bytes
     of its JSON value as received (validation.validate_received parses it), or the parsed
-    value when the body was no plain page (see `split_page`)."""
+    value when the body was no plain page (see `split_page`); or what `prepare` made of
+    them (`PlatformClient.pages`)."""
 
     records: list[Any]
     next_cursor: str | None
@@ -53,22 +54,25 @@ class _PageShape(msgspec.Struct):
 _PAGE_DECODER = msgspec.json.Decoder(_PageShape)
 
 
-def split_page(body: bytes) -> dict[str, Any]:
+def split_page(body: bytes, check_utf8: bool = True) -> dict[str, Any]:
     """Split a page body into its records' bytes, without parsing the records.
 
     A body msgspec cannot take as a page (not an object, `data` no list, a NaN literal) is
     parsed whole by `json`, records included. ValueError: the body is no JSON (truncated) or
-    a record is no UTF-8 (corrupted; surrogates encoded in it pass, as `json` lets them)."""
+    a record is no UTF-8 (corrupted; surrogates encoded in it pass, as `json` lets them).
+    `check_utf8=False` leaves the records' UTF-8 to the caller (`PlatformClient.pages` with
+    a `prepare` that checks it, as `validation.validate_page` does)."""
     try:
         shape = _PAGE_DECODER.decode(body)
     except msgspec.MsgspecError:
         return json.loads(body)
     records = [bytes(raw) for raw in shape.data]
-    try:  # msgspec does not check the UTF-8 of what it leaves undecoded
-        body.decode("utf-8", "surrogatepass")
-    except UnicodeDecodeError:  # somewhere: a record not UTF-8 is a corrupted page
-        for record in records:
-            record.decode("utf-8", "surrogatepass")
+    if check_utf8:
+        try:  # msgspec does not check the UTF-8 of what it leaves undecoded
+            body.decode("utf-8", "surrogatepass")
+        except UnicodeDecodeError:  # somewhere: a record not UTF-8 is a corrupted page
+            for record in records:
+                record.decode("utf-8", "surrogatepass")
     return {
         "data": records,
         "next_cursor": shape.next_cursor,
@@ -85,6 +89,14 @@ class FetchStats:
 
     def fault(self, kind: str) -> None:
         self.faults[kind] = self.faults.get(kind, 0) + 1
+
+
+def _prepared(body: bytes, prepare: Callable[[list[Any], bool], list[Any]]) -> Any:
+    """The page `split_page` finds in `body`, its records passed through `prepare`."""
+    page = split_page(body, check_utf8=False)
+    if isinstance(page, dict) and isinstance(page.get("data"), list):
+        page["data"] = prepare(page["data"], page.get("escapes", True))
+    return page
 
 
 @functools.cache
@@ -185,8 +197,17 @@ class PlatformClient:
         items = body.get("entities", body) if isinstance(body, dict) else body
         return [e["name"] if isinstance(e, dict) else str(e) for e in items]
 
-    def pages(self, entity: str, updated_since: str | None) -> Iterator[Page]:
-        """Yield the change feed of `entity` after `updated_since`, page by page."""
+    def pages(
+        self,
+        entity: str,
+        updated_since: str | None,
+        prepare: Callable[[list[Any], bool], list[Any]] | None = None,
+    ) -> Iterator[Page]:
+        """Yield the change feed of `entity` after `updated_since`, page by page. `prepare`
+        turns a page's records (and its `escapes`) into the page's records, within the
+        retries: a ValueError it raises is a corrupted page, fetched again; it is given the
+        records' UTF-8 to check (split_page's `check_utf8`)."""
+        parse = split_page if prepare is None else functools.partial(_prepared, prepare=prepare)
         cursor: str | None = None
         while True:
             params: dict[str, Any] = {"limit": self.page_size}
@@ -194,7 +215,7 @@ class PlatformClient:
                 params["updated_since"] = updated_since
             if cursor:
                 params["cursor"] = cursor
-            body = self.get_json(f"/api/v1/records/{entity}", params, split_page)
+            body = self.get_json(f"/api/v1/records/{entity}", params, parse)
             if not isinstance(body, dict) or not isinstance(body.get("data"), list):
                 raise PlatformError(f"unexpected page shape for {entity}: {str(body)[:200]}")
             page = Page(

@@ -10,6 +10,7 @@ table empty) is one transaction instead (raw_store.FirstLoad): a run that dies s
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from contextlib import closing
@@ -23,7 +24,7 @@ from phwarehouse.ingestion.client import PlatformClient
 from phwarehouse.ingestion.contracts import contract_for
 from phwarehouse.ingestion.overlap import collector_paused, read_ahead
 from phwarehouse.ingestion.raw_store import LoadCounts, RejectedRecord, ValidRecord
-from phwarehouse.ingestion.validation import validate_received
+from phwarehouse.ingestion.validation import validate_page
 
 log = logging.getLogger(__name__)
 
@@ -132,12 +133,12 @@ def _chunks(
     until: datetime,
 ) -> Iterator[tuple[list[ValidRecord], list[RejectedRecord]]]:
     """Validated records of the feed, in chunks; stops at the first record after `until`."""
-    contract = contract_for(entity)
+    # validated within the page's retries: a record that is no UTF-8 has the page fetched again
+    validated = functools.partial(validate_page, contract_for(entity))
     valid: list[ValidRecord] = []
     rejected: list[RejectedRecord] = []
-    for page in client.pages(entity, since.isoformat() if since else None):
-        for record in page.records:
-            result = validate_received(contract, record, page.escapes)
+    for page in client.pages(entity, since.isoformat() if since else None, validated):
+        for result in page.records:
             if isinstance(result, ValidRecord):
                 if result.updated_at > until:
                     yield valid, rejected

@@ -476,8 +476,34 @@ def validate_received(
     clean = validate_clean(contract, record, escapes)
     if clean is not None:
         return clean
+    return _validate_bytes(contract, record)
+
+
+def _validate_bytes(contract: EntityContract, record: bytes) -> ValidRecord | RejectedRecord:
+    """`validate` of a record received as bytes, decoded as the platform sent it."""
     try:
         obj, text = decode_record(record)
     except (ValueError, RecursionError):
         return RejectedRecord("unparseable", safe_text(record.decode("utf-8", "replace")))
     return validate(contract, obj, text)
+
+
+def validate_page(
+    contract: EntityContract, records: list[Any], escapes: bool = True
+) -> list[ValidRecord | RejectedRecord]:
+    """`validate_received` of each record of a page split without its UTF-8 checked
+    (`PlatformClient.pages`' `prepare`). ValueError: a record is no UTF-8 (surrogates encoded
+    in it pass, as `json` lets them): the page is corrupted, to be fetched again. Only the
+    records the clean path did not take are decoded for it: msgspec checked the UTF-8 of
+    every text of the others, and JSON outside its texts is ASCII."""
+    results: list[ValidRecord | RejectedRecord] = []
+    for record in records:
+        if type(record) is bytes:
+            clean = validate_clean(contract, record, escapes)
+            if clean is None:
+                record.decode("utf-8", "surrogatepass")  # UnicodeDecodeError: a ValueError
+                clean = _validate_bytes(contract, record)
+            results.append(clean)
+        else:
+            results.append(validate(contract, record))
+    return results
