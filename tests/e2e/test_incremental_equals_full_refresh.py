@@ -106,6 +106,16 @@ def _dbt_run(settings, target: Path, cutoff: str, *extra: str) -> None:
     assert result.returncode == 0, result.stdout[-6000:]
 
 
+#: joined to raw.residents as r: `other.code`, a facility other than the EHR's (the first by code)
+ANOTHER_FACILITY = (
+    " cross join lateral ("
+    "   select payload ->> 'org_unit_code' as code from raw.org_units"
+    "   where is_latest and payload ->> 'level' = 'facility'"
+    "   and payload ->> 'org_unit_code' <> r.payload ->> 'managing_facility_code'"
+    "   order by 1 limit 1) as other"
+)
+
+
 def _late_changes(loader_dsn: str) -> str:
     """Corrections the platform could send today about old records (windows no longer open):
     a follow-up's mode, an SMD follow-up's stability, a contract deleted, an EHR's facility, an
@@ -142,13 +152,9 @@ def _late_changes(loader_dsn: str) -> str:
             " order by record_id limit 1"
         ).fetchone()
         ehr = conn.execute(
-            "select r.record_id, r.version, r.payload, other.code"
-            " from raw.residents as r cross join lateral ("
-            "   select payload ->> 'org_unit_code' as code from raw.org_units"
-            "   where is_latest and payload ->> 'level' = 'facility'"
-            "   and payload ->> 'org_unit_code' <> r.payload ->> 'managing_facility_code'"
-            "   order by 1 limit 1) as other"
-            " where r.is_latest and not r.is_deleted"
+            "select r.record_id, r.version, r.payload, other.code from raw.residents as r"
+            + ANOTHER_FACILITY
+            + " where r.is_latest and not r.is_deleted"
             " and r.payload ->> 'ehr_created_on' < '2024-06-01'"
             " and r.payload ->> 'ehr_closed_on' is null"
             " order by r.record_id limit 1"
@@ -247,13 +253,9 @@ def _newborn_changes(conn: psycopg.Connection, now: datetime) -> None:
         for newborn in NEWBORNS_WITHOUT_EHR
     )
     mother_id, version, mother, other = conn.execute(
-        "select m.record_id, m.version, m.payload, other.code from raw.residents as m"
-        " cross join lateral ("
-        "   select payload ->> 'org_unit_code' as code from raw.org_units"
-        "   where is_latest and payload ->> 'level' = 'facility'"
-        "   and payload ->> 'org_unit_code' <> m.payload ->> 'managing_facility_code'"
-        "   order by 1 limit 1) as other"
-        " where m.is_latest and not m.is_deleted and m.record_id = %s",
+        "select r.record_id, r.version, r.payload, other.code from raw.residents as r"
+        + ANOTHER_FACILITY
+        + " where r.is_latest and not r.is_deleted and r.record_id = %s",
         (first[2]["mother_person_record_id"],),
     ).fetchone()
     child = conn.execute(

@@ -299,3 +299,26 @@ def test_state_is_private_and_survives_a_round_trip(tmp_path) -> None:
 def test_state_of_another_version_makes_a_full_build(version) -> None:
     previous = sel.BuildState(STATE.window_start, {}, STATE.data_cutoff_date, version)
     assert _plan({"a"}, previous=previous).full
+
+
+def test_declared_check_constraints_are_named_as_the_post_hook_names_them() -> None:
+    """macros/enforce_constraints.sql names a check after its `name`, else its column (or
+    'check' for the model's) and '_check', then the first 8 hex digits of the expression's md5
+    (md5("mode in ('x')") = fcafc550…, md5("a > 0") = 3ee692a1…, md5("b <= a") = fee92791…)."""
+    node = {
+        "columns": {
+            "mode": {"constraints": [{"type": "check", "expression": "mode in ('x')"}]},
+            "a": {
+                "constraints": [
+                    {"type": "not_null"},
+                    {"type": "check", "expression": "a > 0", "name": "positive"},
+                ]
+            },
+        },
+        "constraints": [{"type": "check", "expression": "b <= a"}],
+    }
+    assert sel.declared_check_constraints(node) == {
+        "mode_check_fcafc550": "mode in ('x')",
+        "positive_3ee692a1": "a > 0",
+        "check_check_fee92791": "b <= a",
+    }

@@ -272,6 +272,27 @@ def constraints_enforced(node: Mapping[str, Any]) -> bool:
     return contract_enforced(node) or is_table_model(node)
 
 
+def declared_check_constraints(node: Mapping[str, Any]) -> dict[str, str]:
+    """{name: expression} of the check constraints the node's yml declares, named as the
+    post-hook enforce_constraints names them (macros/enforce_constraints.sql, which states the
+    rule in Jinja): the constraint's `name`, else its column's followed by '_check' ('check'
+    for the model's), then '_' and the first 8 hex digits of its expression's md5."""
+    declared = [
+        (column_name, constraint)
+        for column_name, column in node.get("columns", {}).items()
+        for constraint in column.get("constraints", [])
+    ] + [("check", constraint) for constraint in node.get("constraints", [])]
+    return {
+        f"{c.get('name') or prefix + '_check'}_{_md5(c['expression'])[:8]}": c["expression"]
+        for prefix, c in declared
+        if c["type"] == "check"
+    }
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()  # a name, as dbt's local_md5 gives it
+
+
 def _constraints(node: Mapping[str, Any]) -> list[Any]:
     """What PostgreSQL makes of the declared constraints: an enforced contract's constraints
     and column types (dbt's DDL), a table's not_null and check constraints without a contract
