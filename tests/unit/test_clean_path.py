@@ -209,3 +209,18 @@ def test_a_corrupted_page_is_fetched_again() -> None:
         1,
         {"truncated": 1},
     )
+
+
+def test_an_error_of_prepare_that_is_no_corrupted_record_is_not_retried() -> None:
+    def serve(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b'{"data": [' + json.dumps(GOOD).encode() + b"]}")
+
+    def broken(records: list, escapes: bool) -> list:
+        raise ValueError("a bug in validation")
+
+    with PlatformClient("http://platform", "token", backoff_base=0) as client:
+        transport = httpx.MockTransport(serve)
+        client._http = httpx.Client(base_url="http://platform", transport=transport)
+        with pytest.raises(RuntimeError, match="a bug in validation"):
+            list(client.pages("htn_followups", None, broken))
+    assert (client.stats.requests, client.stats.retries) == (1, 0)

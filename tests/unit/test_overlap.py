@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
+import weakref
 from contextlib import closing
 
 import pytest
 
-from phwarehouse.ingestion.overlap import collector_paused, read_ahead
+from phwarehouse.ingestion.overlap import collect_young, collector_paused, read_ahead
 
 
 def test_items_come_in_order_produced_one_ahead() -> None:
@@ -81,3 +83,33 @@ def test_the_collector_is_paused_within_and_restored_after() -> None:
     with pytest.raises(RuntimeError), collector_paused():
         raise RuntimeError
     assert gc.isenabled()
+
+
+def test_closing_waits_only_so_long_for_a_producer_still_making_an_item() -> None:
+    release = threading.Event()
+
+    def source():
+        yield 1
+        release.wait(30)  # a page fetched slowly, retries and all
+        yield 2
+
+    items = read_ahead(source(), join_seconds=0.2)
+    assert next(items) == 1
+    started = time.monotonic()
+    items.close()  # a load failing meanwhile: its error is not held up by the fetch
+    assert time.monotonic() - started < 5
+    release.set()
+
+
+def test_young_cyclic_garbage_is_collected_while_the_collector_is_paused() -> None:
+    class Page:
+        body = b"x" * 1_000_000
+
+    with collector_paused():
+        page = Page()
+        page.itself = page  # a cycle, as an httpx response and its stream make
+        alive = weakref.ref(page)
+        del page
+        assert alive() is not None  # reference counting cannot free it, nor the paused collector
+        collect_young()
+        assert alive() is None

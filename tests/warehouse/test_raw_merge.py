@@ -305,3 +305,28 @@ def test_a_first_load_that_fails_leaves_the_table_as_it_was(conn: psycopg.Connec
             " batch_id, extracted_at) values ('A', 1, now(), '{}', 'x', now())"
         )
     conn.rollback()
+
+
+def test_utf8_lines_are_read_as_utf8_whatever_the_session_encoding(
+    conn: psycopg.Connection,
+) -> None:
+    """The COPY lines are UTF-8 bytes sent as they are: a session set to another encoding
+    (PGCLIENTENCODING) is put back to UTF-8 by the load, so the text is stored as sent."""
+    text = json.dumps(
+        {
+            "record_id": "CN",
+            "version": 1,
+            "updated_at": "2026-03-01T08:00:00Z",
+            "person_record_id": "R0001",
+            "followup_date": "2026-03-01",
+            "doctor_name": "王五",
+        },
+        ensure_ascii=False,
+    )
+    record = validate_received(contract_for(ENTITY), text.encode())
+    assert isinstance(record, ValidRecord) and record.payload_text == text.encode()
+    conn.execute("set client_encoding to 'LATIN1'")
+    conn.commit()
+    load(conn, "b1", record)
+    stored = conn.execute(f"select payload ->> 'doctor_name' from raw.{ENTITY}").fetchone()
+    assert stored == ("王五",)

@@ -92,10 +92,18 @@ class FetchStats:
 
 
 def _prepared(body: bytes, prepare: Callable[[list[Any], bool], list[Any]]) -> Any:
-    """The page `split_page` finds in `body`, its records passed through `prepare`."""
+    """The page `split_page` finds in `body`, its records passed through `prepare`. A record
+    that is no UTF-8 (UnicodeDecodeError) is a corrupted page, fetched again; any other
+    ValueError or RecursionError of `prepare` is no fault of the page and is raised at once
+    (as a RuntimeError, which `get_json` does not retry)."""
     page = split_page(body, check_utf8=False)
     if isinstance(page, dict) and isinstance(page.get("data"), list):
-        page["data"] = prepare(page["data"], page.get("escapes", True))
+        try:
+            page["data"] = prepare(page["data"], page.get("escapes", True))
+        except UnicodeDecodeError:
+            raise
+        except (ValueError, RecursionError) as exc:
+            raise RuntimeError(f"preparing a page failed: {exc!r}") from exc
     return page
 
 
@@ -205,8 +213,8 @@ class PlatformClient:
     ) -> Iterator[Page]:
         """Yield the change feed of `entity` after `updated_since`, page by page. `prepare`
         turns a page's records (and its `escapes`) into the page's records, within the
-        retries: a ValueError it raises is a corrupted page, fetched again; it is given the
-        records' UTF-8 to check (split_page's `check_utf8`)."""
+        retries: it is given the records' UTF-8 to check (split_page's `check_utf8`), and a
+        UnicodeDecodeError it raises is a corrupted page, fetched again (see `_prepared`)."""
         parse = split_page if prepare is None else functools.partial(_prepared, prepare=prepare)
         cursor: str | None = None
         while True:

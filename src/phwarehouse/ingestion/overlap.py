@@ -3,10 +3,12 @@
 A load alternates two kinds of work: fetching and validating a chunk of the feed (the loader's
 Python, the platform) and COPYing it (PostgreSQL, while the loader mostly waits on the socket).
 `read_ahead` runs the first one chunk ahead in a thread, so that the next chunk is fetched and
-validated while PostgreSQL stores this one. `collector_paused` pauses Python's cyclic garbage
-collector for a load: a chunk holds tens of thousands of live records, which every collection
-of the older generations walks again, and a record forms no reference cycle to collect
-(reference counting frees it).
+validated while PostgreSQL stores this one. `collector_paused` pauses Python's automatic
+cyclic garbage collection for a load: a chunk holds tens of thousands of live records, which
+every collection of the older generations walks again (with the first load's index of every
+version stored), and a record forms no reference cycle (reference counting frees it). Other
+objects do (an httpx response and its page's body), so a load calls `collect_young` once per
+chunk: a collection of the objects made since the last one, never of the long-lived ones.
 """
 
 from __future__ import annotations
@@ -22,13 +24,19 @@ T = TypeVar("T")
 
 #: how long a producer blocked on a full queue waits before looking whether it was stopped
 _POLL_SECONDS = 0.1
+#: how long closing waits for a producer still making an item (a page it fetches, retries
+#: included, can take minutes): then the daemon thread is left to end on its own
+JOIN_SECONDS = 5.0
 
 
-def read_ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
+def read_ahead(
+    items: Iterator[T], depth: int = 1, join_seconds: float = JOIN_SECONDS
+) -> Iterator[T]:
     """Yield `items` in order, produced up to `depth` ahead by a thread. An exception the
     producer raises is raised here, after the items produced before it. Closing this iterator
-    (or leaving a `with closing(...)` block) stops the producer and closes `items` once the
-    item it is producing is done (the producer alone runs `items`)."""
+    (or leaving a `with closing(...)` block) stops the producer, which closes `items` once the
+    item it is making is done (the producer alone runs `items`); closing waits for that at
+    most `join_seconds`, so that a failing load does not wait for a slow fetch."""
     handoff: queue.Queue[tuple[bool, object]] = queue.Queue(maxsize=depth)
     stopped = threading.Event()
 
@@ -66,12 +74,19 @@ def read_ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
             yield value  # type: ignore[misc]  # an item of `items`
     finally:
         stopped.set()
-        producer.join()
+        producer.join(join_seconds)
+
+
+def collect_young() -> None:
+    """Collect the cyclic garbage among the objects made since the last collection (the two
+    young generations: the long-lived objects are not walked)."""
+    gc.collect(1)
 
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector within the block (as it was after)."""
+    """Pause Python's automatic cyclic garbage collection within the block (as it was after);
+    the block calls `collect_young` at its own pace."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:

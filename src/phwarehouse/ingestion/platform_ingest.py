@@ -22,7 +22,7 @@ import psycopg
 from phwarehouse.ingestion import raw_store
 from phwarehouse.ingestion.client import PlatformClient
 from phwarehouse.ingestion.contracts import contract_for
-from phwarehouse.ingestion.overlap import collector_paused, read_ahead
+from phwarehouse.ingestion.overlap import collect_young, collector_paused, read_ahead
 from phwarehouse.ingestion.raw_store import LoadCounts, RejectedRecord, ValidRecord
 from phwarehouse.ingestion.validation import validate_page
 
@@ -199,6 +199,7 @@ def ingest_entity(
                     if first_load is None:
                         _update_audit(conn, batch_id, entity, counts, client, "running")
                         conn.commit()
+                    collect_young()  # the pages' responses are cyclic garbage
             if first_load is not None:
                 counts.add(first_load.finish(conn))
             watermark_to = max(filter(None, [watermark, newest]), default=None)

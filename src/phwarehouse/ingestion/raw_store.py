@@ -395,6 +395,7 @@ def load_records(
     counted there, received excepted).
     """
     table = sql.Identifier("raw", table_name(entity))
+    _utf8_session(conn)
     counts = LoadCounts()
     conflicting = _merge_valid(conn, table, list(valid), batch_id, extracted_at, counts, first_load)
     _quarantine_conflicts(conn, entity, source, batch_id, conflicting, counts)
@@ -405,6 +406,13 @@ def load_records(
         else:
             counts.duplicates += 1
     return counts
+
+
+def _utf8_session(conn: psycopg.Connection) -> None:
+    """The COPY lines are UTF-8 bytes, sent as they are: the session must read them as UTF-8
+    whatever the environment set (PGCLIENTENCODING)."""
+    if conn.info.encoding != "utf-8":
+        conn.execute("set client_encoding to 'UTF8'")
 
 
 def _quarantine_conflicts(
