@@ -540,7 +540,7 @@ COPY_NULL = b"\\N"
 
 def _issues_field(rec: ValidRecord) -> bytes:
     """field_issues as a COPY field."""
-    issues = rec.field_issues_json() if rec.field_issues else None
+    issues = rec.field_issues_json()
     return copy_text(issues) if issues else COPY_NULL
 
 
@@ -581,20 +581,16 @@ _FLAGS = (b"f", b"t")
 
 def _fresh_lines(fresh: list[ValidRecord], tail: bytes) -> Iterator[bytes]:
     """COPY lines of new versions for raw.<entity>; `tail` holds batch_id and extracted_at
-    (the hot loop of the load: built as bytes, so a clean record's payload is never decoded
-    or encoded)."""
+    (built as bytes, so a clean record's payload is never decoded or encoded)."""
     for rec, latest, deleted in _fresh_flags(fresh):
-        payload = rec.payload_text
-        if type(payload) is not bytes:
-            payload = rec.payload_copy_bytes()
         yield b"%b\t%d\t%b\t%b\t%b\t%b\t%b\t%b\n" % (
             copy_text(rec.record_id),
             rec.version,
-            (rec.updated_at_text or rec.updated_at.isoformat()).encode("ascii"),
+            _updated_at_field(rec),
             _FLAGS[deleted],
             _FLAGS[latest],
-            copy_escape(payload),
-            _issues_field(rec) if rec.field_issues else COPY_NULL,
+            copy_escape(rec.payload_copy_bytes()),
+            _issues_field(rec),
             tail,
         )
 
